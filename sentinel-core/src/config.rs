@@ -1,0 +1,149 @@
+//! Engine configuration: plain data, (de)serialisable, validated when the engine is built.
+
+use crate::severity::{ActionMap, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which detectors run. `security` (the default) runs the detectors that work well on
+/// structured MCP tool data; `all` adds the noisier ones (as `SENTINEL_MCP_DETECTORS` in
+/// shared/seeds/003).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The security detectors only (default).
+    #[default]
+    Security,
+    /// Every detector.
+    All,
+}
+
+impl Profile {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Security => "security",
+            Profile::All => "all",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = crate::severity::ParseEnumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "security" => Ok(Profile::Security),
+            "all" => Ok(Profile::All),
+            _ => Err(crate::severity::ParseEnumError::new("profile", s, "security, all")),
+        }
+    }
+}
+
+/// What happens when an input cannot be parsed or scanned. There is no implicit choice: the
+/// default is [`FailMode::Closed`], and failing open must be asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Block, with a finding that says why (default).
+    #[default]
+    #[serde(rename = "fail_closed", alias = "closed")]
+    Closed,
+    /// Allow, and still report a finding that says why.
+    #[serde(rename = "fail_open", alias = "open")]
+    Open,
+}
+
+impl FromStr for FailMode {
+    type Err = crate::severity::ParseEnumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "fail_closed" | "closed" => Ok(FailMode::Closed),
+            "fail_open" | "open" => Ok(FailMode::Open),
+            _ => Err(crate::severity::ParseEnumError::new("fail mode", s, "fail_closed, fail_open")),
+        }
+    }
+}
+
+/// Size limits. Character counts are Unicode scalar values (Python's `len`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// A prompt longer than this many characters is reported as oversize (default 3,000).
+    pub max_prompt_chars: usize,
+    /// A response longer than this many characters is reported as oversize (default 5,000).
+    pub max_response_chars: usize,
+    /// Each scanned string is scanned up to this many UTF-8 bytes, cut on a character
+    /// boundary (default 262,144). Content past the cap is reported as a finding.
+    pub max_scan_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_prompt_chars: 3_000, max_response_chars: 5_000, max_scan_bytes: 262_144 }
+    }
+}
+
+/// Tool-name policy. Entries are case-insensitive globs (`*` and `?`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolPolicy {
+    /// When not empty, only tools matching one of these globs may be called.
+    pub allow: Vec<String>,
+    /// Tools that may never be called.
+    pub deny: Vec<String>,
+    /// Tools that give arbitrary execution on a host (default: `os_shell`, as in
+    /// shared/seeds/001).
+    pub dangerous: Vec<String>,
+}
+
+impl Default for ToolPolicy {
+    fn default() -> Self {
+        ToolPolicy { allow: Vec::new(), deny: Vec::new(), dangerous: vec!["os_shell".to_string()] }
+    }
+}
+
+/// Per-detector settings, keyed by detector code in [`Config::detectors`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// `Some(false)` turns the detector off, `Some(true)` turns it on whatever the profile.
+    pub enabled: Option<bool>,
+    /// Findings of this detector are raised to at least this severity.
+    pub severity_floor: Option<Severity>,
+    /// Findings of this detector are lowered to at most this severity.
+    pub severity_cap: Option<Severity>,
+}
+
+/// Everything that shapes an [`Engine`](crate::Engine) apart from the rules themselves.
+///
+/// ```
+/// use sentinel_core::{Config, Action, Severity};
+/// let mut config = Config::default();
+/// config.actions.set(Severity::Medium, Action::Block);
+/// config.limits.max_scan_bytes = 1 << 20;
+/// let engine = sentinel_core::Engine::builder().config(config).build().unwrap();
+/// # let _ = engine;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which detectors run.
+    pub profile: Profile,
+    /// The severity → action table.
+    pub actions: ActionMap,
+    /// Per-detector settings by detector code (e.g. `"SEC-01"`).
+    pub detectors: BTreeMap<String, DetectorConfig>,
+    /// Tool-name policy.
+    pub tools: ToolPolicy,
+    /// Size limits.
+    pub limits: Limits,
+    /// What happens when an input cannot be parsed or scanned.
+    pub fail_mode: FailMode,
+}

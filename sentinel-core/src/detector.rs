@@ -1,0 +1,308 @@
+//! The `Detector` trait: what a detector contributes to the shared matchers and how it judges
+//! its own hits.
+//!
+//! Every detector's literal keywords and regexes are compiled into the engine's single
+//! Aho-Corasick automaton and single multi-pattern regex; a detector never walks the text
+//! itself. It may
+//! - judge each hit of its rules ([`Detector::judge`]): drop it, or change its severity from
+//!   context (the tool, the field);
+//! - check the event as a whole ([`Detector::check_event`]) for what patterns cannot express
+//!   (size limits, tool policy), emitting findings under rule ids it declares in
+//!   [`Detector::emits`].
+//!
+//! Embedders register their own detectors with
+//! [`EngineBuilder::detector`](crate::EngineBuilder::detector) and reference them from rule
+//! packs by code.
+
+use crate::config::{Config, Profile};
+use crate::event::{Event, Field};
+use crate::rule::RuleSpec;
+use crate::severity::Severity;
+use crate::verdict::Span;
+use std::fmt;
+use wildmatch::WildMatch;
+
+/// Who a detector is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectorInfo {
+    /// Stable code (e.g. `SEC-01`).
+    pub code: String,
+    /// Name (e.g. `PromptInjection`).
+    pub name: String,
+    /// Default category of its findings (snake_case).
+    pub category: String,
+    /// One line on what it looks for.
+    pub description: String,
+    /// The smallest profile that runs it.
+    pub profile: Profile,
+}
+
+/// A rule hit handed to [`Detector::judge`].
+#[derive(Clone, Copy, Debug)]
+pub struct Hit<'a> {
+    /// The rule's id.
+    pub rule: &'a str,
+    /// The field the hit is in.
+    pub field: Field,
+    /// JSON path of the scanned string.
+    pub path: &'a str,
+    /// The scanned string (original text, up to the scan cap).
+    pub text: &'a str,
+    /// Where the hit is in `text`.
+    pub span: Span,
+    /// The event's tool name.
+    pub tool: &'a str,
+}
+
+impl<'a> Hit<'a> {
+    /// The matched text.
+    pub fn matched(&self) -> &'a str {
+        self.text.get(self.span.start..self.span.end).unwrap_or("")
+    }
+}
+
+/// What a detector decides about a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// Keep it at the rule's severity.
+    Accept,
+    /// Keep it at another severity.
+    Severity(Severity),
+    /// Drop it.
+    Reject,
+}
+
+/// Receives event-level findings from [`Detector::check_event`].
+pub trait Emit {
+    /// Reports a finding of `rule` (one of the detector's [`Detector::emits`] ids) in `field`
+    /// at `path`, at `span` of that field's text, with a one-line reason. A rule that is
+    /// disabled, or not declared, is ignored.
+    fn emit(&mut self, rule: &str, field: Field, path: &str, span: Span, reason: fmt::Arguments<'_>);
+}
+
+/// A detector. See the [module docs](self).
+pub trait Detector: Send + Sync {
+    /// Who the detector is.
+    fn info(&self) -> DetectorInfo;
+
+    /// Rules the detector contributes from code, beyond the packs. Default: none.
+    fn rules(&self) -> Vec<RuleSpec> {
+        Vec::new()
+    }
+
+    /// Ids of the rules the detector emits from [`Detector::check_event`]; each must exist in a
+    /// pack or in [`Detector::rules`]. Default: none.
+    fn emits(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Judges a hit of one of its rules (validators have already passed). Default: accept.
+    /// Must not allocate: it runs on the scan path.
+    fn judge(&self, hit: &Hit<'_>) -> Judgement {
+        let _ = hit;
+        Judgement::Accept
+    }
+
+    /// Checks the event as a whole. Default: nothing. Must not allocate.
+    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
+        let _ = (event, out);
+    }
+}
+
+/// The built-in detectors, in one enum for static dispatch, plus registered ones.
+pub(crate) enum DetectorImpl {
+    /// A detector whose work is all in its rules.
+    Pattern(DetectorInfo),
+    /// Tool-name policy: dangerous, denied and not-allowed tools.
+    ToolPolicy(ToolPolicyDetector),
+    /// Prompt and response size limits.
+    Oversize(OversizeDetector),
+    /// A detector registered by the embedder.
+    Custom(Box<dyn Detector>),
+}
+
+impl DetectorImpl {
+    pub(crate) fn info(&self) -> DetectorInfo {
+        match self {
+            DetectorImpl::Pattern(info) => info.clone(),
+            DetectorImpl::ToolPolicy(d) => d.info(),
+            DetectorImpl::Oversize(d) => d.info(),
+            DetectorImpl::Custom(d) => d.info(),
+        }
+    }
+
+    pub(crate) fn rules(&self) -> Vec<RuleSpec> {
+        match self {
+            DetectorImpl::Custom(d) => d.rules(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn emits(&self) -> Vec<String> {
+        match self {
+            DetectorImpl::Pattern(_) => Vec::new(),
+            DetectorImpl::ToolPolicy(d) => d.emits(),
+            DetectorImpl::Oversize(d) => d.emits(),
+            DetectorImpl::Custom(d) => d.emits(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn judge(&self, hit: &Hit<'_>) -> Judgement {
+        match self {
+            DetectorImpl::Custom(d) => d.judge(hit),
+            _ => Judgement::Accept,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn has_event_check(&self) -> bool {
+        !matches!(self, DetectorImpl::Pattern(_))
+    }
+
+    #[inline]
+    pub(crate) fn check_event(&self, event: &Event, out: &mut dyn Emit) {
+        match self {
+            DetectorImpl::Pattern(_) => {}
+            DetectorImpl::ToolPolicy(d) => d.check_event(event, out),
+            DetectorImpl::Oversize(d) => d.check_event(event, out),
+            DetectorImpl::Custom(d) => d.check_event(event, out),
+        }
+    }
+}
+
+fn info(code: &str, name: &str, category: &str, description: &str, profile: Profile) -> DetectorInfo {
+    DetectorInfo {
+        code: code.into(),
+        name: name.into(),
+        category: category.into(),
+        description: description.into(),
+        profile,
+    }
+}
+
+/// Code of the engine's own detector (unreadable input, content past the scan cap).
+pub const SCAN_INTEGRITY: &str = "SYS-00";
+/// Rule: an event could not be parsed or scanned.
+pub const RULE_UNREADABLE: &str = "SYS-001";
+/// Rule: content past the scan cap was not scanned.
+pub const RULE_TRUNCATED: &str = "SYS-002";
+
+/// The built-in detectors for a configuration, in catalogue order.
+pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
+    use Profile::Security;
+    let p = |code, name, category, description| DetectorImpl::Pattern(info(code, name, category, description, Security));
+    vec![
+        DetectorImpl::Pattern(info(
+            SCAN_INTEGRITY,
+            "ScanIntegrity",
+            "scan_integrity",
+            "Input that could not be parsed or fully scanned (reported by the engine itself)",
+            Security,
+        )),
+        p("SEC-01", "PromptInjection", "prompt_injection", "Instruction override and goal hijacking"),
+        p("SEC-02", "CredentialExposure", "credential_exposure", "Secrets in real provider formats"),
+        p("SEC-04", "DataExfiltration", "data_exfiltration", "Data sent, or to be sent, to outside endpoints"),
+        p("SEC-05", "Jailbreak", "jailbreak", "Persona and mode prompts that lift the safety policy"),
+        p("SEC-23", "PiiLeakage", "pii_leakage", "Personal identifiers"),
+        p("SEC-24", "AdversarialUnicode", "adversarial_unicode", "Invisible, bidi, tag and confusable characters"),
+        p("SEC-25", "CodeInjection", "code_injection", "Script and HTML injection, template injection, eval payloads"),
+        p("SEC-26", "PromptTemplateLeakage", "prompt_template_leakage", "System-prompt extraction and disclosure"),
+        p("SEC-31", "VectorRetrievalPoisoning", "retrieval_poisoning", "Instructions hidden in retrieved content"),
+        p("SEC-40", "SqlInjection", "sql_injection", "SQL injection payloads in arguments and queries"),
+        p("SEC-41", "CommandInjection", "command_injection", "Shell metacharacter and command injection"),
+        DetectorImpl::ToolPolicy(ToolPolicyDetector::new(&config.tools)),
+        p("SEC-43", "SuspiciousKeyword", "suspicious_keyword", "The keyword list of shared/seeds/001"),
+        DetectorImpl::Oversize(OversizeDetector { max_prompt: config.limits.max_prompt_chars, max_response: config.limits.max_response_chars }),
+        p("SEC-45", "ToolPoisoning", "tool_poisoning", "Hidden instructions in tool descriptions and results"),
+        p("SEC-46", "PrivilegeEscalation", "privilege_escalation", "sudo, su, setuid and requests for admin rights"),
+        p("SEC-47", "PathTraversal", "path_traversal", "Directory traversal and sensitive file paths"),
+        p("SEC-48", "Ssrf", "ssrf", "Cloud metadata, loopback and private addresses in URLs"),
+    ]
+}
+
+/// Tool-name policy (shared/seeds/001 "Dangerous Tools"; allow- and deny-lists).
+pub(crate) struct ToolPolicyDetector {
+    allow: Vec<WildMatch>,
+    deny: Vec<WildMatch>,
+    dangerous: Vec<WildMatch>,
+}
+
+/// Rule: the tool is on the dangerous-tool list.
+pub const RULE_DANGEROUS_TOOL: &str = "DT-001";
+/// Rule: the tool is on the deny list.
+pub const RULE_DENIED_TOOL: &str = "DT-002";
+/// Rule: an allow list is set and the tool is not on it.
+pub const RULE_TOOL_NOT_ALLOWED: &str = "DT-003";
+
+impl ToolPolicyDetector {
+    fn new(policy: &crate::config::ToolPolicy) -> Self {
+        let compile = |globs: &[String]| globs.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
+        ToolPolicyDetector { allow: compile(&policy.allow), deny: compile(&policy.deny), dangerous: compile(&policy.dangerous) }
+    }
+
+    fn info(&self) -> DetectorInfo {
+        info("SEC-42", "DangerousTool", "dangerous_tool", "Tool-name policy: dangerous, denied and unlisted tools", Profile::Security)
+    }
+
+    fn emits(&self) -> Vec<String> {
+        vec![RULE_DANGEROUS_TOOL.into(), RULE_DENIED_TOOL.into(), RULE_TOOL_NOT_ALLOWED.into()]
+    }
+
+    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
+        let tool = event.tool.as_str();
+        let span = Span { start: 0, end: tool.len() };
+        if self.dangerous.iter().any(|g| g.matches(tool)) {
+            out.emit(RULE_DANGEROUS_TOOL, Field::Tool, "tool", span, format_args!("tool `{tool}` is on the dangerous-tool list"));
+        }
+        if self.deny.iter().any(|g| g.matches(tool)) {
+            out.emit(RULE_DENIED_TOOL, Field::Tool, "tool", span, format_args!("tool `{tool}` is on the deny list"));
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|g| g.matches(tool)) {
+            out.emit(RULE_TOOL_NOT_ALLOWED, Field::Tool, "tool", span, format_args!("tool `{tool}` is not on the allow list"));
+        }
+    }
+}
+
+/// Size limits (shared/seeds/001 "Size Limits"), in characters.
+pub(crate) struct OversizeDetector {
+    max_prompt: usize,
+    max_response: usize,
+}
+
+/// Rule: the prompt is longer than the limit.
+pub const RULE_PROMPT_SIZE: &str = "SZ-001";
+/// Rule: the response is longer than the limit.
+pub const RULE_RESPONSE_SIZE: &str = "SZ-002";
+
+impl OversizeDetector {
+    fn info(&self) -> DetectorInfo {
+        info("SEC-44", "Oversize", "oversize", "Prompts and responses over the size limits", Profile::Security)
+    }
+
+    fn emits(&self) -> Vec<String> {
+        vec![RULE_PROMPT_SIZE.into(), RULE_RESPONSE_SIZE.into()]
+    }
+
+    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
+        // Cheap upper bound first: a string of n bytes has at most n characters.
+        for (field, rule, text, limit) in [
+            (Field::Prompt, RULE_PROMPT_SIZE, event.prompt.as_str(), self.max_prompt),
+            (Field::Response, RULE_RESPONSE_SIZE, event.response.as_str(), self.max_response),
+        ] {
+            if text.len() > limit {
+                let chars = text.chars().count();
+                if chars > limit {
+                    let start = text.char_indices().nth(limit).map_or(text.len(), |(i, _)| i);
+                    out.emit(
+                        rule,
+                        field,
+                        field.as_str(),
+                        Span { start, end: text.len() },
+                        format_args!("{field} is {chars} characters, over the {limit}-character limit"),
+                    );
+                }
+            }
+        }
+    }
+}

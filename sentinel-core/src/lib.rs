@@ -1,0 +1,76 @@
+//! # sentinel-core: threat detection for Model Context Protocol traffic
+//!
+//! **What it is for.** An MCP host, proxy or gateway embeds this crate to decide, in-process
+//! and in microseconds, whether a tool call, tool result, prompt or resource carries an attack:
+//! prompt injection, a leaked secret, a shell payload, personal data flowing out, a dangerous
+//! tool. It is a library, not a service: `engine.scan(&event)` returns a [`Verdict`] (allow,
+//! warn or block, with findings that say what, where and why).
+//!
+//! **How it works.** Rules are data (TOML packs, the built-in one compiled into the crate).
+//! Every keyword of every rule is compiled into one Aho-Corasick automaton and every regex
+//! into one multi-pattern regex, so each scanned string is walked once by each, however many
+//! rules there are. Matching runs over a normalised view of the text (invisible characters
+//! dropped, case folded), with spans mapped back to the original. The [`Engine`] is immutable
+//! and shared between threads; per-thread state lives in a [`Scratch`], and scanning with a
+//! warm scratch does not allocate.
+//!
+//! ```
+//! use sentinel_core::{Action, Engine, Event};
+//!
+//! let engine = Engine::new()?;
+//! let event = Event::from_json(br#"{"timestamp":"2024-01-15T14:30:00Z","user":"alice",
+//!     "agent":"ChatBot","tool":"postgres","prompt":"find user 1' UNION SELECT password FROM users--",
+//!     "response":"","metadata":{"arguments":{"q":"1' UNION SELECT password FROM users--"}}}"#)?;
+//! let verdict = engine.scan(&event);
+//! assert_eq!(verdict.action, Action::Block);
+//! let finding = verdict.findings_in("sql_injection").find(|f| f.path == "metadata.arguments.q").unwrap();
+//! assert_eq!(finding.rule.as_ref(), "SQL-001");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For a hot loop on your own threads, keep a scratch per thread:
+//!
+//! ```
+//! # use sentinel_core::{Engine, Event};
+//! # let engine = Engine::new().unwrap();
+//! # let events = vec![Event::default()];
+//! let mut scratch = engine.create_scratch();
+//! for event in &events {
+//!     let verdict = engine.scan_with(&mut scratch, event); // no allocation once warm
+//!     if verdict.is_blocked() { /* … */ }
+//! }
+//! ```
+
+mod config;
+mod detector;
+mod engine;
+mod error;
+mod event;
+mod normalize;
+mod pattern;
+mod rule;
+mod severity;
+mod validate;
+mod verdict;
+
+pub use config::{Config, DetectorConfig, FailMode, Limits, Profile, ToolPolicy};
+pub use detector::{
+    Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_PROMPT_SIZE,
+    RULE_RESPONSE_SIZE, RULE_TOOL_NOT_ALLOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY,
+};
+pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS};
+pub use error::{BuildError, Position};
+pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
+pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};
+pub use severity::{Action, ActionMap, ParseEnumError, Severity};
+pub use validate::{iban, luhn, shannon_entropy, us_ssn};
+pub use verdict::{Finding, Span, Verdict};
+
+/// The normalised view matching runs over (for tests and tools that need to reproduce a
+/// match). Not part of the stable API.
+#[doc(hidden)]
+pub fn normalized_view(text: &str) -> String {
+    let mut view = normalize::View::default();
+    view.build(text);
+    view.text(text).to_string()
+}

@@ -1,0 +1,323 @@
+//! Rules are data: the TOML schema of a rule pack, shared by the built-in pack and user packs.
+//!
+//! ```toml
+//! [[rule]]
+//! id = "SQL-001"                 # stable code, never reused
+//! detector = "SEC-40"            # the detector that owns it
+//! name = "UNION-based SQL injection"
+//! severity = "high"              # low | medium | high | critical
+//! description = "…"
+//! keywords = ["union"]           # case-insensitive literals; a prefilter when a pattern is set
+//! pattern = '(?-u:\b)union\s+(all\s+)?select(?-u:\b)'   # RE2 syntax, case-insensitive by default
+//! scope = ["prompt", "metadata"] # prompt | response | tool | metadata | extra | any (default)
+//! validator = "luhn"             # optional: luhn | iban | us_ssn | entropy
+//! examples = ["1 UNION SELECT password FROM users"]
+//! negative_examples = ["the union selected its leaders"]
+//! references = ["https://owasp.org/…"]
+//!
+//! disable = ["KW-004"]           # user packs: turn built-in rules off
+//! [severity]                     # user packs: change a rule's severity
+//! "KW-001" = "low"
+//! ```
+
+use crate::error::{BuildError, Kind, Position, RuleProblem};
+use crate::event::Field;
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One rule as written in a pack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable code, unique across all packs (e.g. `SQL-001`).
+    pub id: String,
+    /// Code of the detector that owns the rule (e.g. `SEC-40`).
+    pub detector: String,
+    /// Short name, used as the finding's reason.
+    pub name: String,
+    /// Severity of a finding.
+    pub severity: Severity,
+    /// What the rule catches and why it matters.
+    pub description: String,
+    /// Category of findings (snake_case); defaults to the detector's category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Case-insensitive literal keywords. Alone, any of them fires the rule; with a pattern,
+    /// one of them must be present for the pattern to be considered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// Keywords must stand as whole words (not inside a longer alphanumeric run).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub word_boundary: bool,
+    /// A regex in RE2 syntax (the `regex` crate's). Case-insensitive unless `case_sensitive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Match the pattern case-sensitively (secrets with fixed-case prefixes).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub case_sensitive: bool,
+    /// Where the rule applies; empty means everywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<Scope>,
+    /// A check run on the matched text (or on its capture group named `v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<Validator>,
+    /// For `validator = "entropy"`: the minimum Shannon entropy in bits per character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_entropy: Option<f64>,
+    /// Inputs the rule must fire on (a test checks each).
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    /// Inputs the rule must not fire on (a test checks each).
+    #[serde(default)]
+    pub negative_examples: Vec<Example>,
+    /// Where the attack or format is documented.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Where a rule applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Anywhere.
+    Any,
+    /// The tool name.
+    Tool,
+    /// The prompt.
+    Prompt,
+    /// The response.
+    Response,
+    /// Metadata string leaves.
+    Metadata,
+    /// Unknown top-level fields.
+    Extra,
+}
+
+/// A bit set of fields, compiled from a rule's scope list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScopeMask(u8);
+
+impl ScopeMask {
+    pub(crate) const ANY: ScopeMask = ScopeMask(0xff);
+
+    pub(crate) fn from_scopes(scopes: &[Scope]) -> ScopeMask {
+        if scopes.is_empty() || scopes.contains(&Scope::Any) {
+            return ScopeMask::ANY;
+        }
+        let mut bits = 0u8;
+        for s in scopes {
+            bits |= match s {
+                Scope::Any => 0xff,
+                Scope::Tool => Self::bit(Field::Tool),
+                Scope::Prompt => Self::bit(Field::Prompt),
+                Scope::Response => Self::bit(Field::Response),
+                Scope::Metadata => Self::bit(Field::Metadata),
+                Scope::Extra => Self::bit(Field::Extra),
+            };
+        }
+        ScopeMask(bits)
+    }
+
+    fn bit(field: Field) -> u8 {
+        1 << (field as u8)
+    }
+
+    pub(crate) fn contains(self, field: Field) -> bool {
+        self.0 & Self::bit(field) != 0
+    }
+}
+
+/// A check run on a match before it becomes a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validator {
+    /// Payment card numbers: the Luhn checksum over the digits.
+    Luhn,
+    /// IBAN: country length and the ISO 13616 mod-97 check.
+    Iban,
+    /// US social security numbers: area, group and serial in their valid ranges.
+    UsSsn,
+    /// Random-looking secrets: Shannon entropy at least `min_entropy` bits per character.
+    Entropy,
+}
+
+/// An example input for a rule: a string (scanned in the rule's first scope field, or the
+/// prompt), or a partial event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Example {
+    /// A text.
+    Text(String),
+    /// A partial event; missing fields are empty (the tool defaults to `example_tool`).
+    Event(ExampleEvent),
+}
+
+/// A partial event used as a rule example.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleEvent {
+    /// The tool name.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// The prompt.
+    #[serde(default)]
+    pub prompt: String,
+    /// The response.
+    #[serde(default)]
+    pub response: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl Example {
+    /// The example as a full event. A text goes to `field`.
+    pub fn to_event(&self, field: Field) -> crate::Event {
+        let mut event = crate::Event {
+            timestamp: "2024-01-01T00:00:00Z".into(),
+            user: "example".into(),
+            agent: "example".into(),
+            tool: "example_tool".into(),
+            ..Default::default()
+        };
+        match self {
+            Example::Text(text) => match field {
+                Field::Tool => event.tool = text.clone(),
+                Field::Response => event.response = text.clone(),
+                Field::Metadata => event.metadata = Some(serde_json::json!({ "example": text })),
+                Field::Extra => {
+                    event.extra.insert("example".into(), serde_json::Value::String(text.clone()));
+                }
+                Field::Prompt | Field::Event => event.prompt = text.clone(),
+            },
+            Example::Event(e) => {
+                if let Some(tool) = &e.tool {
+                    event.tool = tool.clone();
+                }
+                event.prompt = e.prompt.clone();
+                event.response = e.response.clone();
+                event.metadata = e.metadata.clone();
+            }
+        }
+        event
+    }
+}
+
+impl RuleSpec {
+    /// The field a text example is scanned in: the first field of the scope, else the prompt.
+    pub fn example_field(&self) -> Field {
+        match self.scope.iter().find(|s| **s != Scope::Any) {
+            Some(Scope::Tool) => Field::Tool,
+            Some(Scope::Response) => Field::Response,
+            Some(Scope::Metadata) => Field::Metadata,
+            Some(Scope::Extra) => Field::Extra,
+            _ => Field::Prompt,
+        }
+    }
+}
+
+/// A parsed rule pack file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(default)]
+    rule: Vec<toml::Spanned<RuleSpec>>,
+    #[serde(default)]
+    disable: Vec<String>,
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
+}
+
+/// A rule with where it came from.
+#[derive(Clone, Debug)]
+pub(crate) struct SourcedRule {
+    pub(crate) spec: RuleSpec,
+    pub(crate) source: String,
+    pub(crate) line: Option<usize>,
+}
+
+/// A parsed pack: its new rules and its changes to other rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pack {
+    pub(crate) source: String,
+    pub(crate) rules: Vec<SourcedRule>,
+    pub(crate) disable: Vec<String>,
+    pub(crate) severity: BTreeMap<String, Severity>,
+}
+
+/// 1-based line and column of a byte offset in `text`.
+pub(crate) fn position_of(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Position { line, column, offset }
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorCharBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        if i >= self.len() {
+            return self.len();
+        }
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+/// The largest index `<= i` on a character boundary of `s`.
+pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
+    s.floor_char_boundary_compat(i)
+}
+
+impl Pack {
+    /// Parses a pack; `source` names it in errors.
+    pub(crate) fn parse(source: &str, text: &str) -> Result<Pack, BuildError> {
+        let file: PackFile = toml::from_str(text).map_err(|e| {
+            let position = e.span().map(|s| position_of(text, s.start));
+            BuildError::new(Kind::Toml { source: source.to_string(), position, message: e.message().to_string() })
+        })?;
+        let rules = file
+            .rule
+            .into_iter()
+            .map(|spanned| {
+                let line = position_of(text, spanned.span().start).line;
+                SourcedRule { spec: spanned.into_inner(), source: source.to_string(), line: Some(line) }
+            })
+            .collect();
+        Ok(Pack { source: source.to_string(), rules, disable: file.disable, severity: file.severity })
+    }
+}
+
+/// Checks that a rule is well-formed on its own (its detector is checked by the builder).
+pub(crate) fn check_rule_shape(rule: &SourcedRule) -> Result<(), BuildError> {
+    let spec = &rule.spec;
+    let err = |problem| Err(BuildError::rule(&rule.source, &spec.id, rule.line, problem));
+    if spec.id.trim().is_empty() || spec.id.chars().any(|c| c.is_whitespace()) {
+        return err(RuleProblem::Invalid { message: "rule id must be non-empty and contain no spaces".into() });
+    }
+    if spec.keywords.iter().any(|k| k.is_empty()) {
+        return err(RuleProblem::EmptyKeyword);
+    }
+    if spec.validator == Some(Validator::Entropy) && spec.min_entropy.is_none() {
+        return err(RuleProblem::Invalid { message: "validator \"entropy\" needs min_entropy".into() });
+    }
+    if spec.min_entropy.is_some() && spec.validator != Some(Validator::Entropy) {
+        return err(RuleProblem::Invalid { message: "min_entropy is only meaningful with validator \"entropy\"".into() });
+    }
+    if spec.validator.is_some() && spec.pattern.is_none() {
+        return err(RuleProblem::Invalid { message: "a validator needs a pattern to validate".into() });
+    }
+    Ok(())
+}

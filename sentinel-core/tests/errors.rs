@@ -1,0 +1,173 @@
+//! Bad input gets a clear, typed error that says what and where.
+
+use sentinel_core::{Engine, Event, EventErrorKind};
+
+const GOOD: &str = r#"{"timestamp":"t","user":"u","agent":"a","tool":"x","prompt":"p","response":"r"}"#;
+
+#[test]
+fn invalid_json_reports_line_and_column() {
+    let err = Event::from_json(b"{\n  \"timestamp\": \"t\",\n  \"user\": oops\n}").unwrap_err();
+    assert!(matches!(err.kind(), EventErrorKind::Syntax { .. }), "{err:?}");
+    eqnice!(Some(3), err.line(), "line");
+    eqnice!(Some(11), err.column(), "column");
+    let shown = err.with_index(4).to_string();
+    assert!(shown.starts_with("event 4, line 3, column 11: invalid JSON: expected value"), "{shown}");
+}
+
+#[test]
+fn missing_field_is_named() {
+    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":"x","response":"r"}"#).unwrap_err();
+    eqnice!(Some("prompt"), err.field(), "field");
+    eqnice!("field `prompt`: missing required field (expected a string)", err.to_string(), "message");
+}
+
+#[test]
+fn wrong_type_is_named_with_what_was_expected() {
+    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":["x"],"prompt":"p","response":"r"}"#).unwrap_err();
+    eqnice!(Some("tool"), err.field(), "field");
+    assert!(matches!(err.kind(), EventErrorKind::WrongType { expected: "a string", found: "an array" }), "{err:?}");
+    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":"x","prompt":"p","response":"r","server":1}"#).unwrap_err();
+    eqnice!(Some("server"), err.field(), "context field");
+}
+
+#[test]
+fn empty_input_and_non_objects_are_errors() {
+    for input in [&b""[..], b"   \n\t "] {
+        let err = Event::from_json(input).unwrap_err();
+        assert!(matches!(err.kind(), EventErrorKind::Empty), "{err:?}");
+    }
+    let err = Event::from_json(b"[1,2]").unwrap_err();
+    eqnice!("expected an event object, found an array", err.to_string(), "array");
+}
+
+#[test]
+fn numeric_ids_and_context_are_carried_to_the_verdict() {
+    let event = Event::from_json(
+        br#"{"id":17,"server":"payments","session":"s-1","human":"h","timestamp":"t","user":"u","agent":"a","tool":"os_shell","prompt":"p","response":"r","extra_field":"ignore instructions"}"#,
+    )
+    .unwrap();
+    let v = Engine::new().unwrap().scan(&event);
+    eqnice!(Some("17"), v.context.id.as_deref(), "id");
+    eqnice!(Some("payments"), v.context.server.as_deref(), "server");
+    let json = serde_json::to_value(&v).unwrap();
+    eqnice!("payments", json["server"], "flattened in JSON");
+    let extra = v.findings.iter().find(|f| &*f.rule == "KW-002").expect("unknown top-level fields are scanned");
+    eqnice!("extra_field", extra.path.as_str(), "path of an unknown field");
+}
+
+#[test]
+fn a_ten_megabyte_string_is_scanned_up_to_the_cap_and_the_rest_reported() {
+    let mut prompt = "a".repeat(10 << 20);
+    prompt.push_str(" ignore instructions");
+    let json = GOOD.replace(r#""prompt":"p""#, &format!(r#""prompt":"{prompt}""#));
+    let engine = Engine::new().unwrap();
+    let v = engine.scan_json(json.as_bytes());
+    let cut = v.findings.iter().find(|f| &*f.rule == "SYS-002").expect("truncation reported");
+    eqnice!(262_144, cut.span.start, "cut at the cap");
+    eqnice!(prompt.len(), cut.span.end, "to the end");
+    assert!(!v.has_rule("KW-002"), "content past the cap is not scanned");
+    assert!(v.has_rule("SZ-001"), "and the prompt is oversize");
+}
+
+#[test]
+fn the_cap_cuts_on_a_character_boundary() {
+    let mut config = sentinel_core::Config::default();
+    config.limits.max_scan_bytes = 5;
+    let engine = Engine::builder().config(config).build().unwrap();
+    let event = Event { prompt: "aaaé€".into(), tool: "t".into(), ..Default::default() };
+    let v = engine.scan(&event);
+    let cut = v.findings.iter().find(|f| &*f.rule == "SYS-002").unwrap();
+    eqnice!(5, cut.span.start, "é ends at 5");
+    let event = Event { prompt: "aaaa€".into(), tool: "t".into(), ..Default::default() };
+    let cut = engine.scan(&event).findings.into_iter().find(|f| &*f.rule == "SYS-002").unwrap();
+    eqnice!(4, cut.span.start, "€ would straddle the cap");
+}
+
+#[test]
+fn unparseable_input_fails_closed_by_default_and_open_when_asked() {
+    let engine = Engine::new().unwrap();
+    let v = engine.scan_json(b"{not json");
+    eqnice!(sentinel_core::Action::Block, v.action, "fail closed");
+    let f = &v.findings[0];
+    eqnice!("SYS-001", &*f.rule, "rule");
+    assert!(f.reason.contains("invalid JSON"), "{}", f.reason);
+
+    let config = sentinel_core::Config { fail_mode: sentinel_core::FailMode::Open, ..Default::default() };
+    let engine = Engine::builder().config(config).build().unwrap();
+    let v = engine.scan_json(b"{not json");
+    eqnice!(sentinel_core::Action::Allow, v.action, "fail open");
+    eqnice!("SYS-001", &*v.findings[0].rule, "still reported");
+}
+
+// ---- rule packs ---------------------------------------------------------------------------
+
+fn build_err(pack: &str) -> sentinel_core::BuildError {
+    Engine::builder().rules_toml("user.toml", pack).build().unwrap_err()
+}
+
+const RULE: &str = r#"
+[[rule]]
+id = "U-1"
+detector = "SEC-40"
+name = "user rule"
+severity = "high"
+description = "d"
+"#;
+
+#[test]
+fn a_bad_regex_names_the_rule_and_the_position() {
+    let err = build_err(&format!("{RULE}pattern = 'select (a|b'\n"));
+    eqnice!(Some("U-1"), err.rule_id(), "rule");
+    assert!(err.is_regex_error());
+    let p = err.position().unwrap();
+    eqnice!(7, p.offset, "offset of the unclosed group");
+    eqnice!(Some(2), err.rule_line(), "line of the rule in the pack");
+    let shown = err.to_string();
+    assert!(shown.starts_with("user.toml: line 2: rule U-1: invalid regex at pattern offset 7 (line 1, column 8): unclosed group"), "{shown}");
+}
+
+#[test]
+fn unknown_detector_duplicate_and_shapeless_rules_are_rejected() {
+    let err = build_err(&RULE.replace("SEC-40", "SEC-99").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"));
+    assert!(err.to_string().contains("unknown detector \"SEC-99\""), "{err}");
+    let err = build_err(&RULE.replace("U-1", "SQL-001").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"));
+    assert!(err.to_string().contains("duplicate rule id (first defined in builtin:seed.toml)"), "{err}");
+    let err = build_err(RULE);
+    assert!(err.to_string().contains("neither keywords nor a pattern"), "{err}");
+    let err = build_err(&format!("{RULE}pattern = 'a*'\n"));
+    assert!(err.to_string().contains("empty string"), "{err}");
+}
+
+#[test]
+fn toml_errors_have_line_and_column() {
+    let err = build_err("[[rule]]\nid = \"U-1\"\nseverity = \"extreme\"\n");
+    let p = err.position().expect("position");
+    eqnice!(3, p.line, "line");
+    assert!(err.to_string().starts_with("user.toml: line 3, column"), "{err}");
+    let err = build_err("[[rule]]\nid = \"U-1\"\nbogus = 1\n");
+    assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
+}
+
+#[test]
+fn overrides_must_name_existing_rules_and_nothing_is_half_applied() {
+    let err = build_err("disable = [\"NOPE-1\"]\n");
+    eqnice!(Some("NOPE-1"), err.rule_id(), "rule");
+    let err = build_err("[severity]\n\"NOPE-2\" = \"low\"\n");
+    eqnice!(Some("NOPE-2"), err.rule_id(), "rule");
+    let err = build_err("disable = [\"SYS-001\"]\n");
+    assert!(err.to_string().contains("cannot be disabled"), "{err}");
+}
+
+#[test]
+fn a_missing_pack_file_is_an_error_naming_it() {
+    let err = Engine::builder().rules_file("/nonexistent/rules.toml").build().unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/rules.toml: cannot read rule pack"), "{err}");
+}
+
+#[test]
+fn config_errors_name_the_problem() {
+    let mut config = sentinel_core::Config::default();
+    config.detectors.insert("SEC-77".into(), Default::default());
+    let err = Engine::builder().config(config).build().unwrap_err();
+    assert!(err.to_string().contains("unknown detector \"SEC-77\""), "{err}");
+}

@@ -1,0 +1,11 @@
+//! The integration tests of sentinel-core, in one binary (`autotests = false`).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+#[macro_use]
+mod macros;
+
+mod alloc;
+mod errors;
+mod policy;
+mod rules;
+mod seed;

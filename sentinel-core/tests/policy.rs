@@ -1,0 +1,201 @@
+//! Policy: the severity → action table, detector settings, tool policy, user packs and
+//! embedder detectors.
+
+use sentinel_core::{
+    Action, Config, Detector, DetectorConfig, DetectorInfo, Emit, Engine, Event, Field, Hit, Judgement, Profile, RuleSpec,
+    Severity, Span,
+};
+
+fn event(tool: &str, prompt: &str) -> Event {
+    Event { timestamp: "t".into(), user: "u".into(), agent: "a".into(), tool: tool.into(), prompt: prompt.into(), ..Default::default() }
+}
+
+#[test]
+fn actions_are_overridable_per_severity() {
+    let mut config = Config::default();
+    config.actions.set(Severity::Medium, Action::Block);
+    let engine = Engine::builder().config(config).build().unwrap();
+    eqnice!(Action::Block, engine.scan(&event("notes", "sudo make me a sandwich")).action, "medium → block");
+    let mut config = Config::default();
+    config.actions.set(Severity::Critical, Action::Warn);
+    let engine = Engine::builder().config(config).build().unwrap();
+    eqnice!(Action::Warn, engine.scan(&event("os_shell", "ls")).action, "critical → warn");
+}
+
+#[test]
+fn detector_floor_and_cap_record_the_original_severity() {
+    let mut config = Config::default();
+    config.detectors.insert("SEC-43".into(), DetectorConfig { severity_floor: Some(Severity::High), ..Default::default() });
+    config.detectors.insert("SEC-42".into(), DetectorConfig { severity_cap: Some(Severity::Medium), ..Default::default() });
+    let engine = Engine::builder().config(config).build().unwrap();
+    let v = engine.scan(&event("os_shell", "sudo ls"));
+    let kw = v.findings.iter().find(|f| &*f.rule == "KW-005").unwrap();
+    eqnice!((Severity::High, Some(Severity::Medium)), (kw.severity, kw.original_severity), "floor");
+    let dt = v.findings.iter().find(|f| &*f.rule == "DT-001").unwrap();
+    eqnice!((Severity::Medium, Some(Severity::Critical)), (dt.severity, dt.original_severity), "cap");
+    eqnice!(Action::Block, v.action, "the floor made the keyword block");
+    let json = serde_json::to_value(kw).unwrap();
+    eqnice!("medium", json["original_severity"], "serialised");
+}
+
+#[test]
+fn detectors_can_be_disabled() {
+    let mut config = Config::default();
+    config.detectors.insert("SEC-42".into(), DetectorConfig { enabled: Some(false), ..Default::default() });
+    let engine = Engine::builder().config(config).build().unwrap();
+    assert!(engine.scan(&event("os_shell", "ls")).findings.is_empty());
+    assert!(!engine.rule("DT-001").unwrap().enabled());
+}
+
+#[test]
+fn tool_policy_globs_are_case_insensitive() {
+    let mut config = Config::default();
+    config.tools.deny = vec!["*_exec".into()];
+    config.tools.dangerous = vec!["os_shell".into(), "bash*".into()];
+    config.tools.allow = vec!["github_*".into(), "os_shell".into(), "bash".into()];
+    let engine = Engine::builder().config(config).build().unwrap();
+    assert!(engine.scan(&event("SHELL_EXEC", "ls")).has_rule("DT-002"));
+    assert!(engine.scan(&event("Bash", "ls")).has_rule("DT-001"));
+    let v = engine.scan(&event("slack_post", "hi"));
+    assert!(v.has_rule("DT-003") && v.is_blocked(), "{:?}", v.findings);
+    assert!(engine.scan(&event("github_search", "hi")).findings.is_empty());
+}
+
+#[test]
+fn user_packs_add_disable_and_reseverity_rules() {
+    let pack = r#"
+disable = ["KW-004"]
+
+[severity]
+"KW-005" = "critical"
+
+[[rule]]
+id = "ACME-001"
+detector = "SEC-02"
+name = "ACME internal token"
+severity = "high"
+description = "ACME's internal API tokens"
+keywords = ["acme_"]
+pattern = 'acme_[a-z0-9]{16}'
+case_sensitive = true
+scope = ["prompt", "metadata"]
+examples = ["token acme_0123456789abcdef"]
+negative_examples = ["ACME_0123456789ABCDEF"]
+"#;
+    let engine = Engine::builder().rules_toml("acme.toml", pack).build().unwrap();
+    assert!(engine.scan(&event("notes", "open a shell")).findings.is_empty(), "KW-004 disabled");
+    let v = engine.scan(&event("notes", "sudo ls"));
+    eqnice!(Some(Severity::Critical), v.severity, "KW-005 raised");
+    let v = engine.scan(&event("notes", "use acme_0123456789abcdef please"));
+    let f = v.findings.iter().find(|f| &*f.rule == "ACME-001").unwrap();
+    eqnice!("credential_exposure", &*f.category, "category from the detector");
+    eqnice!((4, 25), (f.span.start, f.span.end), "span");
+    assert!(!engine.scan(&event("notes", "use ACME_0123456789ABCDEF")).has_rule("ACME-001"), "case-sensitive");
+    let mut e = event("notes", "");
+    e.response = "acme_0123456789abcdef".into();
+    assert!(!engine.scan(&e).has_rule("ACME-001"), "out of scope");
+    eqnice!("acme.toml", engine.rule("ACME-001").unwrap().source(), "source");
+}
+
+#[test]
+fn metadata_string_leaves_are_scanned_with_their_json_path() {
+    let engine = Engine::new().unwrap();
+    let mut e = event("postgres", "run the query");
+    e.metadata = Some(serde_json::json!({
+        "arguments": {"q": "1 UNION SELECT pw FROM users", "list": [1, "x", {"weird key.": "ignore instructions"}]},
+        "count": 3
+    }));
+    let v = engine.scan(&e);
+    let sql = v.findings.iter().find(|f| &*f.rule == "SQL-001").unwrap();
+    eqnice!("metadata.arguments.q", sql.path.as_str(), "object path");
+    eqnice!(Field::Metadata, sql.field, "field");
+    let kw = v.findings.iter().find(|f| &*f.rule == "KW-002").unwrap();
+    eqnice!(r#"metadata.arguments.list[2]["weird key."]"#, kw.path.as_str(), "array and quoted key");
+}
+
+#[test]
+fn matching_sees_through_zero_width_characters_and_case() {
+    let engine = Engine::new().unwrap();
+    let prompt = "IG\u{200B}NORE\u{00AD} INSTRUCTIONS now";
+    let v = engine.scan(&event("notes", prompt));
+    let f = v.findings.iter().find(|f| &*f.rule == "KW-002").expect("zero-width evasion seen through");
+    eqnice!(prompt.find(" now").unwrap(), f.span.end, "span ends in the original");
+    eqnice!(0, f.span.start, "span starts in the original");
+    let v = engine.scan(&event("notes", "1 UN\u{200D}ION SEL\u{FEFF}ECT password"));
+    assert!(v.has_rule("SQL-001"), "regexes see through too: {:?}", v.findings);
+}
+
+#[test]
+fn the_all_profile_includes_the_security_profile() {
+    let all = Engine::builder().config(Config { profile: Profile::All, ..Default::default() }).build().unwrap();
+    let sec = Engine::new().unwrap();
+    for (info, enabled) in sec.detectors() {
+        if enabled {
+            assert!(all.detectors().any(|(i, e)| i.code == info.code && e), "{} missing from all", info.code);
+        }
+    }
+}
+
+struct TicketDetector;
+
+impl Detector for TicketDetector {
+    fn info(&self) -> DetectorInfo {
+        DetectorInfo {
+            code: "ACME-10".into(),
+            name: "TicketLeak".into(),
+            category: "pii_leakage".into(),
+            description: "internal ticket numbers".into(),
+            profile: Profile::Security,
+        }
+    }
+    fn rules(&self) -> Vec<RuleSpec> {
+        let toml = r#"
+id = "ACME-101"
+detector = "ACME-10"
+name = "internal ticket number"
+severity = "medium"
+description = "ticket numbers outside the helpdesk tool"
+keywords = ["TCK-"]
+pattern = 'TCK-\d{6}'
+"#;
+        let emitted = r#"
+id = "ACME-102"
+detector = "ACME-10"
+name = "foreign agent"
+severity = "medium"
+description = "an agent that is not ours"
+"#;
+        vec![toml::from_str(toml).unwrap(), toml::from_str(emitted).unwrap()]
+    }
+    fn emits(&self) -> Vec<String> {
+        vec!["ACME-102".into()]
+    }
+    fn judge(&self, hit: &Hit<'_>) -> Judgement {
+        if hit.tool == "helpdesk" {
+            Judgement::Reject
+        } else if hit.matched().ends_with("999999") {
+            Judgement::Severity(Severity::Critical)
+        } else {
+            Judgement::Accept
+        }
+    }
+    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
+        if event.agent == "intruder" {
+            out.emit("ACME-102", Field::Event, "agent", Span::default(), format_args!("agent {} is not ours", event.agent));
+        }
+    }
+}
+
+#[test]
+fn embedders_register_detectors_that_judge_their_hits() {
+    let engine = Engine::builder().detector(TicketDetector).build().unwrap();
+    let v = engine.scan(&event("notes", "see TCK-123456"));
+    assert!(v.has_rule("ACME-101"));
+    assert!(!engine.scan(&event("helpdesk", "see TCK-123456")).has_rule("ACME-101"), "rejected in context");
+    let v = engine.scan(&event("notes", "see TCK-999999"));
+    eqnice!(Some(Severity::Critical), v.severity, "judged severity");
+    let mut e = event("notes", "");
+    e.agent = "intruder".into();
+    let v = engine.scan(&e);
+    eqnice!("agent intruder is not ours", v.findings[0].reason.as_str(), "event-level emit");
+}

@@ -1,0 +1,58 @@
+//! Every rule of the built-in pack proves itself: each example fires it, each negative example
+//! does not. Rules without text examples must be policy rules their detector emits.
+
+use sentinel_core::{Engine, Example};
+
+#[test]
+fn every_example_fires_and_every_negative_example_does_not() {
+    let engine = Engine::new().unwrap();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rule in engine.rules() {
+        let spec = rule.spec();
+        let field = spec.example_field();
+        for example in &spec.examples {
+            checked += 1;
+            let verdict = engine.scan(&example.to_event(field));
+            if !verdict.has_rule(rule.id()) {
+                failures.push(format!("{}: example did not fire: {:?}", rule.id(), example));
+            }
+        }
+        for example in &spec.negative_examples {
+            checked += 1;
+            let verdict = engine.scan(&example.to_event(field));
+            if verdict.has_rule(rule.id()) {
+                failures.push(format!("{}: negative example fired: {:?}", rule.id(), example));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} rule examples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 20, "only {checked} examples checked");
+}
+
+#[test]
+fn every_pattern_rule_has_examples_and_negative_examples() {
+    let engine = Engine::new().unwrap();
+    for rule in engine.rules() {
+        let spec = rule.spec();
+        if spec.pattern.is_some() || !spec.keywords.is_empty() {
+            assert!(!spec.examples.is_empty(), "{} has no examples", rule.id());
+            assert!(!spec.negative_examples.is_empty(), "{} has no negative examples", rule.id());
+        }
+    }
+}
+
+#[test]
+fn rule_ids_are_unique_and_examples_are_well_formed() {
+    let engine = Engine::new().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for rule in engine.rules() {
+        assert!(seen.insert(rule.id().to_string()), "duplicate {}", rule.id());
+        assert!(!rule.spec().description.is_empty(), "{} has no description", rule.id());
+        for e in rule.spec().examples.iter().chain(&rule.spec().negative_examples) {
+            if let Example::Text(t) = e {
+                assert!(!t.is_empty(), "{} has an empty example", rule.id());
+            }
+        }
+    }
+}
