@@ -1,0 +1,1 @@
+//! Benchmarks of sentinel-core (see benches/).

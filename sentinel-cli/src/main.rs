@@ -1,0 +1,2 @@
+//! The `sentinel` command (being written: see issue 2).
+fn main() {}
