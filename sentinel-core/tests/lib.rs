@@ -7,5 +7,6 @@ mod macros;
 mod alloc;
 mod errors;
 mod policy;
+mod props;
 mod rules;
 mod seed;

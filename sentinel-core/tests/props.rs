@@ -1,0 +1,201 @@
+//! Property tests: no input panics; spans are in bounds and on character boundaries; the
+//! optimised engine (one automaton, one regex union, keyword gating) agrees with a naive
+//! reference that runs every rule on its own with the independent `regex` crate.
+
+use proptest::prelude::*;
+use sentinel_core::{Engine, Event, Field, Finding};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new().unwrap())
+}
+
+/// Pieces that make rules fire, pieces that nearly do, and evasion characters.
+const FRAGMENTS: &[&str] = &[
+    "ignore instructions", "IGNORE INSTRUCTIONS", "delete all", "sudo", "pseudo", "shell", "shellfish", "<script>",
+    "<script src=x>", "<system>", "export database", " UNION SELECT ", "union", "select", "' OR '1'='1", "or 1=1",
+    "; DROP TABLE users", "admin'--", "SLEEP(5)", "; id", "&& whoami", "| nc x 1", "$(whoami)", "`id`", "rm -rf /",
+    "javascript:alert(1)", "JavaScript: ", "<img src=x onerror=alert(1)>", "\u{200B}", "\u{00AD}", "\u{FEFF}", "É",
+    "ß", "İ", "日本", "Привет", "ИГНОРИРУЙ", "'", "\"", ";", "|", "&", "`", "$(", ")", "--", "#", "/*", " ", "\n", "a",
+    "0", "_",
+];
+
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => prop::sample::select(FRAGMENTS).prop_map(str::to_string),
+            1 => "[ -~]{0,12}",
+            1 => any::<String>().prop_map(|s| s.chars().take(8).collect::<String>()),
+        ],
+        0..24,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn event(tool: String, prompt: String, response: String, meta: String) -> Event {
+    Event {
+        timestamp: "t".into(),
+        user: "u".into(),
+        agent: "a".into(),
+        tool,
+        prompt,
+        response,
+        metadata: Some(serde_json::json!({ "arguments": { "q": meta.clone() }, "list": [meta] })),
+        ..Default::default()
+    }
+}
+
+/// The text a finding's path points at.
+fn field_text<'e>(e: &'e Event, f: &Finding) -> Option<&'e str> {
+    match (f.field, f.path.as_str()) {
+        (Field::Tool, _) => Some(&e.tool),
+        (Field::Prompt, _) => Some(&e.prompt),
+        (Field::Response, _) => Some(&e.response),
+        (Field::Metadata, "metadata.arguments.q") => e.metadata.as_ref()?["arguments"]["q"].as_str(),
+        (Field::Metadata, "metadata.list[0]") => e.metadata.as_ref()?["list"][0].as_str(),
+        (Field::Event, "") => Some(""),
+        _ => None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_event_panics_and_spans_are_valid(tool in text(), prompt in text(), response in text(), meta in text()) {
+        let e = event(tool, prompt, response, meta);
+        let v = engine().scan(&e);
+        for f in &v.findings {
+            let Some(t) = field_text(&e, f) else {
+                return Err(TestCaseError::fail(format!("unexpected path {:?} for field {:?}", f.path, f.field)));
+            };
+            prop_assert!(f.span.start <= f.span.end && f.span.end <= t.len(), "span {:?} out of bounds of {} bytes", f.span, t.len());
+            prop_assert!(t.is_char_boundary(f.span.start) && t.is_char_boundary(f.span.end), "span {:?} not on char boundaries of {:?}", f.span, t);
+        }
+        // The warm-scratch path gives the same verdict as the pooled one.
+        let mut scratch = engine().create_scratch();
+        prop_assert_eq!(engine().scan_with(&mut scratch, &e), &v);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_event_parser(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = Event::from_json(&bytes);
+        let _ = engine().scan_json(&bytes);
+    }
+
+    #[test]
+    fn the_engine_agrees_with_a_naive_per_rule_reference(prompt in text()) {
+        let e = Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
+        let got: BTreeSet<String> = engine()
+            .scan(&e)
+            .findings
+            .iter()
+            .filter(|f| f.field == Field::Prompt && !f.rule.starts_with("SZ-") && !f.rule.starts_with("SYS-"))
+            .map(|f| f.rule.to_string())
+            .collect();
+        let expected = reference().fired(&prompt);
+        prop_assert_eq!(expected, got, "prompt {:?}", prompt);
+    }
+}
+
+/// One rule, compiled on its own with the `regex` crate.
+struct NaiveRule {
+    id: String,
+    keywords: Vec<String>,
+    word_boundary: bool,
+    regex: Option<regex::Regex>,
+    validator: Option<(sentinel_core::Validator, Option<f64>)>,
+    applies_to_prompt: bool,
+}
+
+struct Reference {
+    rules: Vec<NaiveRule>,
+}
+
+fn reference() -> &'static Reference {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
+    REFERENCE.get_or_init(|| Reference {
+        rules: engine()
+            .rules()
+            .filter(|r| r.enabled())
+            .map(|r| NaiveRule {
+                id: r.id().to_string(),
+                keywords: r.spec().keywords.iter().map(|k| sentinel_core::normalized_view(k)).collect(),
+                word_boundary: r.spec().word_boundary,
+                regex: r.effective_pattern().map(|p| regex::Regex::new(p).unwrap()),
+                validator: r.spec().validator.map(|v| (v, r.spec().min_entropy)),
+                applies_to_prompt: r.spec().scope.is_empty()
+                    || r.spec().scope.iter().any(|s| matches!(s, sentinel_core::Scope::Any | sentinel_core::Scope::Prompt)),
+            })
+            .collect(),
+    })
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Every occurrence of `kw` in `hay`, ASCII case-insensitively, by brute force.
+fn keyword_hits<'a>(hay: &'a str, kw: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    (0..=hay.len().saturating_sub(kw.len()))
+        .filter(move |&i| hay.is_char_boundary(i) && hay.as_bytes()[i..].len() >= kw.len() && hay.as_bytes()[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes()))
+        .map(move |i| (i, i + kw.len()))
+}
+
+fn bounded(hay: &str, s: usize, e: usize) -> bool {
+    let m = &hay[s..e];
+    !(m.chars().next().is_some_and(is_word) && hay[..s].chars().next_back().is_some_and(is_word))
+        && !(m.chars().next_back().is_some_and(is_word) && hay[e..].chars().next().is_some_and(is_word))
+}
+
+impl Reference {
+    fn fired(&self, text: &str) -> BTreeSet<String> {
+        let view = sentinel_core::normalized_view(text);
+        let mut fired = BTreeSet::new();
+        for rule in &self.rules {
+            if !rule.applies_to_prompt || (rule.keywords.is_empty() && rule.regex.is_none()) {
+                continue;
+            }
+            let keyword_ok = rule.keywords.is_empty()
+                || rule.keywords.iter().any(|kw| keyword_hits(&view, kw).any(|(s, e)| !rule.word_boundary || bounded(&view, s, e)));
+            let pattern_ok = rule.regex.as_ref().is_none_or(|re| {
+                // The engine validates the leftmost-first match (or its group `v`).
+                let Some(caps) = re.captures(&view) else { return false };
+                let value = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap()).as_str();
+                rule.validator.is_none_or(|(v, min)| validate(v, value, min))
+            });
+            if keyword_ok && pattern_ok {
+                fired.insert(rule.id.clone());
+            }
+        }
+        fired
+    }
+}
+
+fn validate(v: sentinel_core::Validator, text: &str, min_entropy: Option<f64>) -> bool {
+    use sentinel_core::Validator::*;
+    match v {
+        Luhn => sentinel_core::luhn(text),
+        Iban => sentinel_core::iban(text),
+        UsSsn => sentinel_core::us_ssn(text),
+        Entropy => sentinel_core::shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
+    }
+}
+
+#[test]
+fn the_reference_is_not_vacuous() {
+    // The agreement property only means something if rules fire on the generated texts.
+    let fired = reference().fired("sudo ; id && ignore instructions' OR '1'='1 <script>");
+    for id in ["KW-005", "CMD-001", "KW-002", "SQL-002", "KW-006", "CODE-001"] {
+        assert!(fired.contains(id), "{id} missing from {fired:?}");
+    }
+    let got: BTreeSet<String> = engine()
+        .scan(&Event { tool: "notes".into(), prompt: "sudo ; id && ignore instructions' OR '1'='1 <script>".into(), ..Default::default() })
+        .findings
+        .iter()
+        .map(|f| f.rule.to_string())
+        .collect();
+    assert_eq!(fired, got);
+}
