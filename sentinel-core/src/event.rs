@@ -269,6 +269,11 @@ pub enum EventErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The input could not be read (an I/O error from the underlying reader).
+    Io {
+        /// The I/O error's description.
+        message: String,
+    },
 }
 
 impl EventError {
@@ -377,6 +382,7 @@ impl fmt::Display for EventError {
             EventErrorKind::MissingField { expected } => write!(f, "missing required field (expected {expected})"),
             EventErrorKind::WrongType { expected, found } => write!(f, "expected {expected}, found {found}"),
             EventErrorKind::TooLarge { limit } => write!(f, "event is larger than the {limit}-byte limit"),
+            EventErrorKind::Io { message } => write!(f, "cannot read the input: {message}"),
         }
     }
 }

@@ -46,6 +46,7 @@ mod detector;
 mod engine;
 mod error;
 mod event;
+pub mod input;
 mod normalize;
 mod pattern;
 mod rule;
