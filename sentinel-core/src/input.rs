@@ -191,18 +191,93 @@ impl Buffer {
         Buffer { bytes: Vec::new(), limit, too_large: false }
     }
 
-    fn push(&mut self, b: u8) {
-        if self.too_large {
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.too_large || bytes.is_empty() {
             return;
         }
-        if self.bytes.len() >= self.limit {
+        if bytes.len() > self.limit.saturating_sub(self.bytes.len()) {
             // Past the limit: drop what we hold and only frame the rest.
             self.too_large = true;
             self.bytes = Vec::new();
             return;
         }
-        self.bytes.push(b);
+        self.bytes.extend_from_slice(bytes);
     }
+}
+
+/// What a [`Scan`] makes of a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Take the byte and go on.
+    Continue,
+    /// Stop before the byte (it stays unread).
+    Before,
+    /// Take the byte and stop.
+    Last,
+    /// Consume the byte without keeping it, and stop (a separator).
+    Drop,
+}
+
+/// A byte-level state machine that [`Records::drive`] feeds.
+trait Scan {
+    /// Looks at one byte (on `line`; `line_start` when it is in column 1).
+    fn step(&mut self, b: u8, line: usize, line_start: bool) -> Step;
+
+    /// How many bytes at the start of `rest` can be taken at once, with no change of state
+    /// and no newline among them (a fast path; 0 when there is none).
+    fn run(&mut self, _rest: &[u8], _line: usize) -> usize {
+        0
+    }
+}
+
+/// Stops before the first byte that is not whitespace.
+struct SkipWhitespace;
+
+impl Scan for SkipWhitespace {
+    fn step(&mut self, b: u8, _: usize, _: bool) -> Step {
+        if is_ws(b) {
+            Step::Continue
+        } else {
+            Step::Before
+        }
+    }
+}
+
+/// Takes the bytes up to the end of the line.
+struct ToEndOfLine;
+
+impl Scan for ToEndOfLine {
+    fn step(&mut self, b: u8, _: usize, _: bool) -> Step {
+        if b == b'\n' {
+            Step::Before
+        } else {
+            Step::Continue
+        }
+    }
+
+    fn run(&mut self, rest: &[u8], _: usize) -> usize {
+        find_any(rest, [b'\n'; 3])
+    }
+}
+
+/// The position of the first byte of `hay` that is one of `needles`, or `hay.len()`. Eight
+/// bytes at a time (a SWAR test for a zero byte), then byte by byte.
+fn find_any(hay: &[u8], needles: [u8; 3]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    fn has(word: u64, needle: u8) -> bool {
+        let x = word ^ (ONES * u64::from(needle));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    let mut start = 0;
+    for chunk in hay.chunks_exact(8) {
+        let word = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        if has(word, needles[0]) || has(word, needles[1]) || has(word, needles[2]) {
+            break;
+        }
+        start += 8;
+    }
+    hay[start..].iter().position(|b| needles.contains(b)).map_or(hay.len(), |p| start + p)
 }
 
 fn is_ws(b: u8) -> bool {
@@ -250,6 +325,66 @@ impl<R: BufRead> Records<R> {
         }
     }
 
+    /// Feeds the input to `scan`, a whole buffer at a time, keeping the bytes it takes in `buf`
+    /// and the position up to date. Returns how it stopped, or `None` at the end of the input.
+    fn drive(&mut self, mut buf: Option<&mut Buffer>, scan: &mut impl Scan) -> io::Result<Option<Step>> {
+        loop {
+            let avail = match self.reader.fill_buf() {
+                Ok(avail) => avail,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                return Ok(None);
+            }
+            let (mut line, mut column) = (self.line, self.column);
+            let mut stop = None;
+            let mut taken = avail.len();
+            let mut consumed = avail.len();
+            let mut i = 0;
+            while i < avail.len() {
+                let run = scan.run(&avail[i..], line);
+                if run > 0 {
+                    column += run;
+                    i += run;
+                    continue;
+                }
+                let b = avail[i];
+                let step = scan.step(b, line, column == 1);
+                if step == Step::Before {
+                    (taken, consumed, stop) = (i, i, Some(step));
+                    break;
+                }
+                if b == b'\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+                match step {
+                    Step::Continue | Step::Before => {}
+                    Step::Last => {
+                        (taken, consumed, stop) = (i + 1, i + 1, Some(step));
+                        break;
+                    }
+                    Step::Drop => {
+                        (taken, consumed, stop) = (i, i + 1, Some(step));
+                        break;
+                    }
+                }
+                i += 1;
+            }
+            if let Some(buf) = buf.as_deref_mut() {
+                buf.extend(&avail[..taken]);
+            }
+            self.reader.consume(consumed);
+            (self.line, self.column) = (line, column);
+            if stop.is_some() {
+                return Ok(stop);
+            }
+        }
+    }
+
     /// Consumes `b`, the byte [`peek`](Self::peek) returned.
     fn bump(&mut self, b: u8) {
         self.reader.consume(1);
@@ -263,13 +398,10 @@ impl<R: BufRead> Records<R> {
 
     /// Skips whitespace; returns the next byte (not consumed), or `None` at the end.
     fn skip_ws(&mut self) -> io::Result<Option<u8>> {
-        while let Some(b) = self.peek()? {
-            if !is_ws(b) {
-                return Ok(Some(b));
-            }
-            self.bump(b);
+        match self.drive(None, &mut SkipWhitespace)? {
+            None => Ok(None),
+            Some(_) => self.peek(),
         }
-        Ok(None)
     }
 
     /// An error item at a position.
@@ -377,13 +509,7 @@ impl<R: BufRead> Records<R> {
 
     /// Adds the bytes up to the end of the line (not the newline) to `buf`.
     fn rest_of_line(&mut self, buf: &mut Buffer) -> io::Result<()> {
-        while let Some(b) = self.peek()? {
-            if b == b'\n' {
-                break;
-            }
-            buf.push(b);
-            self.bump(b);
-        }
+        self.drive(Some(buf), &mut ToEndOfLine)?;
         Ok(())
     }
 
@@ -445,101 +571,167 @@ impl<R: BufRead> Records<R> {
     /// Frames one record starting at the next byte (not whitespace). Returns how it ended and
     /// the line of its last byte that is not whitespace.
     fn frame(&mut self, context: Context, first: bool, buf: &mut Buffer) -> io::Result<(End, usize)> {
-        let start_line = self.line;
         let top_object = self.peek()? == Some(b'{');
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escape = false;
-        // A raw newline in a string: the record is broken, skip to a resynchronisation point.
-        let mut broken = false;
-        // The last byte outside strings that is not whitespace.
-        let mut last_sig = 0u8;
-        let mut last_line = start_line;
-        // For resynchronising a broken record: the last byte that is not whitespace on the
-        // current line and on the one before, and whether only whitespace is on this line yet.
-        let mut line_last = 0u8;
-        let mut prev_line_last = 0u8;
-        let mut at_line_start = false;
+        let mut framer = Framer::new(context, first, top_object, self.line);
+        let end = match self.drive(Some(buf), &mut framer)? {
+            Some(_) => framer.end,
+            None => framer.at_eof(),
+        };
+        Ok((end, framer.last_line))
+    }
+}
 
-        while let Some(b) = self.peek()? {
-            // Set when this byte completes a top-level value.
-            let mut closes = false;
-            if broken {
-                if at_line_start && !is_ws(b) {
-                    at_line_start = false;
-                    let resync = b == b'{'
-                        && match context {
-                            Context::Value => self.column == 1,
-                            Context::Element => prev_line_last == b',',
-                        };
-                    if resync {
-                        return Ok((End::Before, last_line));
-                    }
-                }
-            } else if in_string {
-                if escape {
-                    escape = false;
-                } else if b == b'\\' {
-                    escape = true;
-                } else if b == b'"' {
-                    in_string = false;
-                    last_sig = b;
-                    closes = depth == 0;
-                } else if b == b'\n' {
-                    if first && context == Context::Value && self.line == start_line {
-                        // An unterminated string on the first line: NDJSON.
-                        return Ok((End::Before, last_line));
-                    }
-                    broken = true;
-                }
-            } else {
-                match b {
-                    // A bare scalar ends at whitespace.
-                    b' ' | b'\t' | b'\n' | b'\r' if depth == 0 && context == Context::Value => {
-                        return Ok((End::Before, last_line));
-                    }
-                    b'"' => in_string = true,
-                    b'{' | b'[' => {
-                        if b == b'{' && top_object && depth == 1 && last_sig != b':' {
-                            // `{` where a key must be: this object is missing its `}`.
-                            return Ok((End::Before, last_line));
-                        }
-                        depth += 1;
-                    }
-                    b']' if depth == 0 && context == Context::Element => {
-                        self.bump(b);
-                        return Ok((End::Close, last_line));
-                    }
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        closes = depth == 0;
-                    }
-                    b',' if depth == 0 && context == Context::Element => {
-                        self.bump(b);
-                        return Ok((End::Comma, last_line));
-                    }
-                    _ => {}
-                }
-                if !is_ws(b) {
-                    last_sig = b;
+/// The framing state machine for one record: strings, escapes, bracket depth, and the
+/// resynchronisation of broken input.
+struct Framer {
+    context: Context,
+    first: bool,
+    top_object: bool,
+    start_line: usize,
+    depth: usize,
+    in_string: bool,
+    escape: bool,
+    /// A raw newline in a string: the record is broken; skip to a resynchronisation point.
+    broken: bool,
+    /// The last byte outside strings that is not whitespace.
+    last_sig: u8,
+    /// The line of the last byte that is not whitespace.
+    last_line: usize,
+    /// For resynchronising a broken record: the last byte that is not whitespace on the
+    /// current line and on the one before, and whether only whitespace is on this line yet.
+    line_last: u8,
+    prev_line_last: u8,
+    at_line_start: bool,
+    /// How the record ended, once it has.
+    end: End,
+}
+
+impl Framer {
+    fn new(context: Context, first: bool, top_object: bool, start_line: usize) -> Self {
+        Framer {
+            context,
+            first,
+            top_object,
+            start_line,
+            depth: 0,
+            in_string: false,
+            escape: false,
+            broken: false,
+            last_sig: 0,
+            last_line: start_line,
+            line_last: 0,
+            prev_line_last: 0,
+            at_line_start: false,
+            end: End::Eof,
+        }
+    }
+
+    fn stop(&mut self, end: End, step: Step) -> Step {
+        self.end = end;
+        step
+    }
+
+    /// How the record ended when the input ended inside it.
+    fn at_eof(&self) -> End {
+        if !self.broken && !self.in_string && self.depth == 0 {
+            End::Complete
+        } else {
+            End::Eof
+        }
+    }
+}
+
+impl Scan for Framer {
+    fn run(&mut self, rest: &[u8], line: usize) -> usize {
+        // String contents, and the rest of a line in a broken record, change nothing but
+        // the position.
+        let n = if self.in_string && !self.escape && !self.broken {
+            find_any(rest, [b'"', b'\\', b'\n'])
+        } else if self.broken && !self.at_line_start {
+            find_any(rest, [b'\n'; 3])
+        } else {
+            0
+        };
+        if let Some(&last) = rest[..n].iter().rev().find(|&&b| !is_ws(b)) {
+            self.line_last = last;
+            self.last_line = line;
+        }
+        n
+    }
+
+    fn step(&mut self, b: u8, line: usize, line_start: bool) -> Step {
+        // Set when this byte completes a top-level value.
+        let mut closes = false;
+        if self.broken {
+            if self.at_line_start && !is_ws(b) {
+                self.at_line_start = false;
+                let resync = b == b'{'
+                    && match self.context {
+                        Context::Value => line_start,
+                        Context::Element => self.prev_line_last == b',',
+                    };
+                if resync {
+                    return self.stop(End::Before, Step::Before);
                 }
             }
-            if b == b'\n' {
-                at_line_start = true;
-                prev_line_last = line_last;
-                line_last = 0;
-            } else if !is_ws(b) {
-                line_last = b;
-                last_line = self.line;
+        } else if self.in_string {
+            if self.escape {
+                self.escape = false;
+            } else if b == b'\\' {
+                self.escape = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                self.last_sig = b;
+                closes = self.depth == 0;
+            } else if b == b'\n' {
+                if self.first && self.context == Context::Value && line == self.start_line {
+                    // An unterminated string on the first line: NDJSON.
+                    return self.stop(End::Before, Step::Before);
+                }
+                self.broken = true;
             }
-            buf.push(b);
-            self.bump(b);
-            if closes && context == Context::Value {
-                return Ok((End::Complete, last_line));
+        } else {
+            match b {
+                // A bare scalar ends at whitespace.
+                b' ' | b'\t' | b'\n' | b'\r' if self.depth == 0 && self.context == Context::Value => {
+                    return self.stop(End::Before, Step::Before);
+                }
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    if b == b'{' && self.top_object && self.depth == 1 && self.last_sig != b':' {
+                        // `{` where a key must be: this object is missing its `}`.
+                        return self.stop(End::Before, Step::Before);
+                    }
+                    self.depth += 1;
+                }
+                b']' if self.depth == 0 && self.context == Context::Element => {
+                    return self.stop(End::Close, Step::Drop);
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    closes = self.depth == 0;
+                }
+                b',' if self.depth == 0 && self.context == Context::Element => {
+                    return self.stop(End::Comma, Step::Drop);
+                }
+                _ => {}
+            }
+            if !is_ws(b) {
+                self.last_sig = b;
             }
         }
-        let end = if !broken && !in_string && depth == 0 { End::Complete } else { End::Eof };
-        Ok((end, last_line))
+        if b == b'\n' {
+            self.at_line_start = true;
+            self.prev_line_last = self.line_last;
+            self.line_last = 0;
+        } else if !is_ws(b) {
+            self.line_last = b;
+            self.last_line = line;
+        }
+        if closes && self.context == Context::Value {
+            return self.stop(End::Complete, Step::Last);
+        }
+        Step::Continue
     }
 }
 

@@ -363,6 +363,19 @@ proptest! {
     }
 
     #[test]
+    fn buffer_size_does_not_change_the_records(
+        bytes in proptest::collection::vec(
+            prop_oneof![Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b'"'), Just(b'\\'),
+                        Just(b','), Just(b':'), Just(b'\n'), Just(b' '), Just(b'a'), Just(b'1')], 0..300),
+        capacity in 1usize..20,
+    ) {
+        let whole: Vec<_> = Records::new(&bytes[..]).max_record_bytes(64).collect();
+        let pieces: Vec<_> =
+            Records::new(BufReader::with_capacity(capacity, &bytes[..])).max_record_bytes(64).collect();
+        prop_assert_eq!(whole, pieces);
+    }
+
+    #[test]
     fn every_layout_reads_back_the_same_events(events in proptest::collection::vec(arb_event(), 1..8)) {
         let compact: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
         let ndjson = compact.join("\n") + "\n";
