@@ -1,0 +1,126 @@
+//! The command line: subcommands and their flags (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sentinel_core::{Action, FailMode, Profile};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+/// Threat detection for Model Context Protocol (MCP) traffic.
+#[derive(Debug, Parser)]
+#[command(name = "sentinel", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Scan MCP event logs and report one verdict per event.
+    ///
+    /// Reads a JSON object, a JSON array of objects, NDJSON or concatenated objects from each
+    /// FILE, or from standard input when there is none or FILE is `-`. Exits with 0 when no
+    /// event is blocked, 1 when one is, and 2 on a usage error or when an event could not be
+    /// read (the readable ones are still scanned and reported).
+    Scan(ScanArgs),
+}
+
+/// The output format of `sentinel scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// A report of the warned, blocked and unreadable events, and totals.
+    Human,
+    /// One JSON object per event, in input order.
+    Ndjson,
+}
+
+/// The flags of `sentinel scan`. Flags override the configuration file.
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Event logs to scan (`-` is standard input; the default when none is given).
+    #[arg(value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+
+    /// Output format [default: human on a terminal, ndjson otherwise].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub(crate) format: Option<Format>,
+
+    /// A rule pack (TOML) to add to the built-in rules; repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub(crate) rules: Vec<PathBuf>,
+
+    /// Engine configuration (TOML, the fields of sentinel_core::Config).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Which detectors run.
+    #[arg(long, value_name = "security|all")]
+    pub(crate) profile: Option<Profile>,
+
+    /// Action for critical findings: allow, warn or block.
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) on_critical: Option<Action>,
+
+    /// Action for high findings: allow, warn or block.
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) on_high: Option<Action>,
+
+    /// Action for medium findings: allow, warn or block.
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) on_medium: Option<Action>,
+
+    /// Action for low findings: allow, warn or block.
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) on_low: Option<Action>,
+
+    /// What an unreadable event gets: fail_closed blocks it, fail_open allows it.
+    #[arg(long, value_name = "fail_closed|fail_open")]
+    pub(crate) fail_mode: Option<FailMode>,
+
+    /// Scan each string up to this many bytes (the rest is reported as not scanned).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_scan_bytes: Option<usize>,
+
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub(crate) jobs: Option<NonZeroUsize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn actions_are_case_insensitive_and_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "sentinel",
+            "scan",
+            "--on-critical",
+            "Warn",
+            "--fail-mode",
+            "fail_open",
+            "--profile",
+            "ALL",
+            "-j",
+            "3",
+            "a.json",
+            "-",
+        ])
+        .unwrap();
+        let Command::Scan(args) = cli.command;
+        assert_eq!(args.on_critical, Some(Action::Warn));
+        assert_eq!(args.fail_mode, Some(FailMode::Open));
+        assert_eq!(args.profile, Some(Profile::All));
+        assert_eq!(args.jobs.map(NonZeroUsize::get), Some(3));
+        assert_eq!(args.files.len(), 2);
+        assert!(Cli::try_parse_from(["sentinel", "scan", "--on-high", "explode"]).is_err());
+        assert!(Cli::try_parse_from(["sentinel", "scan", "--jobs", "0"]).is_err());
+    }
+}

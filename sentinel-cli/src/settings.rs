@@ -1,0 +1,127 @@
+//! From flags and files to an engine: the configuration file, the flag overrides, the packs.
+
+use crate::args::ScanArgs;
+use sentinel_core::{Config, Engine, Severity};
+use std::fmt;
+use std::path::Path;
+
+/// Why the engine could not be set up; every variant is a usage error (exit code 2).
+#[derive(Debug)]
+pub(crate) enum SetupError {
+    /// The configuration file could not be read.
+    ReadConfig { path: String, message: String },
+    /// The configuration file is not a valid configuration.
+    ParseConfig { path: String, line: Option<usize>, column: Option<usize>, message: String },
+    /// A rule pack or the configuration was rejected by the engine.
+    Build(sentinel_core::BuildError),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::ReadConfig { path, message } => write!(f, "cannot read the configuration {path}: {message}"),
+            SetupError::ParseConfig { path, line: Some(l), column: Some(c), message } => {
+                write!(f, "{path}: line {l}, column {c}: {message}")
+            }
+            SetupError::ParseConfig { path, message, .. } => write!(f, "{path}: {message}"),
+            SetupError::Build(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Parses a configuration file's text; errors name the file, line and column.
+pub(crate) fn parse_config(path: &str, text: &str) -> Result<Config, SetupError> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let (line, column) = match e.span() {
+            Some(span) => {
+                let (l, c) = line_column(text, span.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        SetupError::ParseConfig { path: path.to_string(), line, column, message: e.message().trim_end().to_string() }
+    })
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The configuration: the file's (or the default), then the flags over it.
+pub(crate) fn config(args: &ScanArgs) -> Result<Config, SetupError> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| SetupError::ReadConfig { path: shown.clone(), message: e.to_string() })?;
+            parse_config(&shown, &text)?
+        }
+        None => Config::default(),
+    };
+    if let Some(profile) = args.profile {
+        config.profile = profile;
+    }
+    for (severity, action) in [
+        (Severity::Critical, args.on_critical),
+        (Severity::High, args.on_high),
+        (Severity::Medium, args.on_medium),
+        (Severity::Low, args.on_low),
+    ] {
+        if let Some(action) = action {
+            config.actions.set(severity, action);
+        }
+    }
+    if let Some(mode) = args.fail_mode {
+        config.fail_mode = mode;
+    }
+    if let Some(n) = args.max_scan_bytes {
+        config.limits.max_scan_bytes = n;
+    }
+    Ok(config)
+}
+
+/// Builds the engine: the configuration, the built-in pack and the user packs.
+pub(crate) fn engine(args: &ScanArgs) -> Result<Engine, SetupError> {
+    let mut builder = Engine::builder().config(config(args)?);
+    for pack in &args.rules {
+        builder = builder.rules_file(Path::new(pack));
+    }
+    builder.build().map_err(SetupError::Build)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinel_core::{Action, FailMode};
+
+    #[test]
+    fn config_errors_name_file_line_and_column() {
+        let err = parse_config("my.toml", "fail_mode = \"fail_open\"\n\n[limits]\nmax_scan_bytez = 3\n").unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.starts_with("my.toml: line 4, column 1: unknown field `max_scan_bytez`"), "{shown}");
+        let err = parse_config("my.toml", "[actions]\ncritical = \"explode\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("my.toml: line 2, column 12: "), "{err}");
+    }
+
+    #[test]
+    fn config_file_fields_are_read() {
+        let config = parse_config("c.toml", "fail_mode = \"fail_open\"\n[actions]\nhigh = \"warn\"\n").unwrap();
+        assert_eq!(config.fail_mode, FailMode::Open);
+        assert_eq!(config.actions.high, Action::Warn);
+    }
+
+    #[test]
+    fn line_column_counts_characters_and_survives_bad_offsets() {
+        assert_eq!(line_column("ab\nc\u{e9}d", 6), (2, 3));
+        assert_eq!(line_column("\u{e9}", 1), (1, 1));
+        assert_eq!(line_column("x", 99), (1, 2));
+    }
+}
