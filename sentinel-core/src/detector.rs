@@ -191,7 +191,8 @@ pub const RULE_TRUNCATED: &str = "SYS-002";
 /// The built-in detectors for a configuration, in catalogue order.
 pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
     use Profile::Security;
-    let p = |code, name, category, description| DetectorImpl::Pattern(info(code, name, category, description, Security));
+    let p =
+        |code, name, category, description| DetectorImpl::Pattern(info(code, name, category, description, Security));
     vec![
         DetectorImpl::Pattern(info(
             SCAN_INTEGRITY,
@@ -213,7 +214,10 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
         p("SEC-41", "CommandInjection", "command_injection", "Shell metacharacter and command injection"),
         DetectorImpl::ToolPolicy(ToolPolicyDetector::new(&config.tools)),
         p("SEC-43", "SuspiciousKeyword", "suspicious_keyword", "The keyword list of shared/seeds/001"),
-        DetectorImpl::Oversize(OversizeDetector { max_prompt: config.limits.max_prompt_chars, max_response: config.limits.max_response_chars }),
+        DetectorImpl::Oversize(OversizeDetector {
+            max_prompt: config.limits.max_prompt_chars,
+            max_response: config.limits.max_response_chars,
+        }),
         p("SEC-45", "ToolPoisoning", "tool_poisoning", "Hidden instructions in tool descriptions and results"),
         p("SEC-46", "PrivilegeEscalation", "privilege_escalation", "sudo, su, setuid and requests for admin rights"),
         p("SEC-47", "PathTraversal", "path_traversal", "Directory traversal and sensitive file paths"),
@@ -238,11 +242,21 @@ pub const RULE_TOOL_NOT_ALLOWED: &str = "DT-003";
 impl ToolPolicyDetector {
     fn new(policy: &crate::config::ToolPolicy) -> Self {
         let compile = |globs: &[String]| globs.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
-        ToolPolicyDetector { allow: compile(&policy.allow), deny: compile(&policy.deny), dangerous: compile(&policy.dangerous) }
+        ToolPolicyDetector {
+            allow: compile(&policy.allow),
+            deny: compile(&policy.deny),
+            dangerous: compile(&policy.dangerous),
+        }
     }
 
     fn info(&self) -> DetectorInfo {
-        info("SEC-42", "DangerousTool", "dangerous_tool", "Tool-name policy: dangerous, denied and unlisted tools", Profile::Security)
+        info(
+            "SEC-42",
+            "DangerousTool",
+            "dangerous_tool",
+            "Tool-name policy: dangerous, denied and unlisted tools",
+            Profile::Security,
+        )
     }
 
     fn emits(&self) -> Vec<String> {
@@ -253,13 +267,25 @@ impl ToolPolicyDetector {
         let tool = event.tool.as_str();
         let span = Span { start: 0, end: tool.len() };
         if self.dangerous.iter().any(|g| g.matches(tool)) {
-            out.emit(RULE_DANGEROUS_TOOL, Field::Tool, "tool", span, format_args!("tool `{tool}` is on the dangerous-tool list"));
+            out.emit(
+                RULE_DANGEROUS_TOOL,
+                Field::Tool,
+                "tool",
+                span,
+                format_args!("tool `{tool}` is on the dangerous-tool list"),
+            );
         }
         if self.deny.iter().any(|g| g.matches(tool)) {
             out.emit(RULE_DENIED_TOOL, Field::Tool, "tool", span, format_args!("tool `{tool}` is on the deny list"));
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|g| g.matches(tool)) {
-            out.emit(RULE_TOOL_NOT_ALLOWED, Field::Tool, "tool", span, format_args!("tool `{tool}` is not on the allow list"));
+            out.emit(
+                RULE_TOOL_NOT_ALLOWED,
+                Field::Tool,
+                "tool",
+                span,
+                format_args!("tool `{tool}` is not on the allow list"),
+            );
         }
     }
 }

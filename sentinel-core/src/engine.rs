@@ -321,7 +321,9 @@ impl Engine {
         }
         let tool = event.tool.as_str();
         let Scratch { m, path, out, .. } = scratch;
-        for (field, text) in [(Field::Tool, tool), (Field::Prompt, event.prompt.as_str()), (Field::Response, event.response.as_str())] {
+        for (field, text) in
+            [(Field::Tool, tool), (Field::Prompt, event.prompt.as_str()), (Field::Response, event.response.as_str())]
+        {
             path.clear();
             path.push_str(field.as_str());
             inner.scan_text(m, out, tool, field, path, text);
@@ -422,7 +424,10 @@ impl Engine {
                 let source = format!("detector:{}", entry.info.code);
                 parsed.push(Pack {
                     source: source.clone(),
-                    rules: rules.into_iter().map(|spec| SourcedRule { spec, source: source.clone(), line: None }).collect(),
+                    rules: rules
+                        .into_iter()
+                        .map(|spec| SourcedRule { spec, source: source.clone(), line: None })
+                        .collect(),
                     ..Pack::default()
                 });
             }
@@ -431,7 +436,11 @@ impl Engine {
             let text = match pack {
                 PackSource::Text(t) => t,
                 PackSource::File(path) => std::fs::read_to_string(&path).map_err(|e| {
-                    BuildError::new(Kind::Toml { source: source.clone(), position: None, message: format!("cannot read rule pack: {e}") })
+                    BuildError::new(Kind::Toml {
+                        source: source.clone(),
+                        position: None,
+                        message: format!("cannot read rule pack: {e}"),
+                    })
                 })?,
             };
             parsed.push(Pack::parse(&source, &text)?);
@@ -459,18 +468,34 @@ impl Engine {
         for pack in &parsed {
             for id in &pack.disable {
                 let Some(&i) = by_id.get(id) else {
-                    return Err(BuildError::rule(&pack.source, id, None, RuleProblem::UnknownRule { context: "`disable`" }));
+                    return Err(BuildError::rule(
+                        &pack.source,
+                        id,
+                        None,
+                        RuleProblem::UnknownRule { context: "`disable`" },
+                    ));
                 };
                 if specs[i].spec.detector == detector::SCAN_INTEGRITY {
-                    return Err(BuildError::rule(&pack.source, id, None, RuleProblem::Invalid {
-                        message: "the engine's integrity rules cannot be disabled (choose fail_open instead)".into(),
-                    }));
+                    return Err(BuildError::rule(
+                        &pack.source,
+                        id,
+                        None,
+                        RuleProblem::Invalid {
+                            message: "the engine's integrity rules cannot be disabled (choose fail_open instead)"
+                                .into(),
+                        },
+                    ));
                 }
                 disabled[i] = true;
             }
             for (id, severity) in &pack.severity {
                 let Some(&i) = by_id.get(id) else {
-                    return Err(BuildError::rule(&pack.source, id, None, RuleProblem::UnknownRule { context: "`[severity]`" }));
+                    return Err(BuildError::rule(
+                        &pack.source,
+                        id,
+                        None,
+                        RuleProblem::UnknownRule { context: "`[severity]`" },
+                    ));
                 };
                 specs[i].spec.severity = *severity;
             }
@@ -487,9 +512,17 @@ impl Engine {
                     )));
                 };
                 if specs[i].spec.detector != entry.info.code {
-                    return Err(BuildError::rule(&specs[i].source, &id, specs[i].line, RuleProblem::Invalid {
-                        message: format!("rule belongs to {} but is emitted by {}", specs[i].spec.detector, entry.info.code),
-                    }));
+                    return Err(BuildError::rule(
+                        &specs[i].source,
+                        &id,
+                        specs[i].line,
+                        RuleProblem::Invalid {
+                            message: format!(
+                                "rule belongs to {} but is emitted by {}",
+                                specs[i].spec.detector, entry.info.code
+                            ),
+                        },
+                    ));
                 }
                 emitted[i] = true;
             }
@@ -510,7 +543,11 @@ impl Engine {
             let Some(&d) = detector_index.get(&spec.detector) else {
                 return Err(err(RuleProblem::UnknownDetector { detector: spec.detector.clone() }));
             };
-            if spec.keywords.is_empty() && spec.pattern.is_none() && !emitted[i] && spec.detector != detector::SCAN_INTEGRITY {
+            if spec.keywords.is_empty()
+                && spec.pattern.is_none()
+                && !emitted[i]
+                && spec.detector != detector::SCAN_INTEGRITY
+            {
                 return Err(err(RuleProblem::NoMatcher));
             }
             let compiled = match &spec.pattern {
@@ -600,7 +637,8 @@ impl Engine {
                     .map_err(|e| size_error(e, UNION_NFA_LIMIT, None))?,
             )
         };
-        let rule_index: HashMap<Arc<str>, u32> = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        let rule_index: HashMap<Arc<str>, u32> =
+            rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
@@ -775,7 +813,17 @@ impl Inner {
 
     /// Turns a rule hit (a span of the view) into a finding, after the detector's judgement.
     #[allow(clippy::too_many_arguments)]
-    fn fire(&self, view: &View, out: &mut Findings, tool: &str, field: Field, path: &str, text: &str, r: usize, span: (usize, usize)) {
+    fn fire(
+        &self,
+        view: &View,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &str,
+        text: &str,
+        r: usize,
+        span: (usize, usize),
+    ) {
         let rule = &self.rules[r];
         let (start, end) = view.original_span(span.0, span.1);
         let span = Span { start, end };
@@ -883,7 +931,16 @@ impl Findings {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, inner: &Inner, r: usize, judged: Option<Severity>, field: Field, path: &str, span: Span, reason: fmt::Arguments<'_>) {
+    fn push(
+        &mut self,
+        inner: &Inner,
+        r: usize,
+        judged: Option<Severity>,
+        field: Field,
+        path: &str,
+        span: Span,
+        reason: fmt::Arguments<'_>,
+    ) {
         if self.verdict.findings.len() >= MAX_FINDINGS {
             self.dropped += 1;
             return;
@@ -925,9 +982,15 @@ impl Findings {
             if let Some(last) = self.verdict.findings.pop() {
                 self.spare.push(last);
             }
-            self.push(inner, inner.truncated_rule as usize, None, Field::Event, "", Span::default(), format_args!(
-                "more than {MAX_FINDINGS} findings: {} not listed", dropped + 1
-            ));
+            self.push(
+                inner,
+                inner.truncated_rule as usize,
+                None,
+                Field::Event,
+                "",
+                Span::default(),
+                format_args!("more than {MAX_FINDINGS} findings: {} not listed", dropped + 1),
+            );
         }
         let mut action = Action::Allow;
         let mut severity = None;

@@ -156,9 +156,9 @@ impl fmt::Display for BuildError {
                     RuleProblem::MatchesEmpty => {
                         f.write_str("pattern can match the empty string, so it would fire on every input")
                     }
-                    RuleProblem::NoMatcher => f.write_str(
-                        "rule has neither keywords nor a pattern, and its detector does not emit it itself",
-                    ),
+                    RuleProblem::NoMatcher => {
+                        f.write_str("rule has neither keywords nor a pattern, and its detector does not emit it itself")
+                    }
                     RuleProblem::EmptyKeyword => f.write_str("empty keyword"),
                     RuleProblem::Invalid { message } => f.write_str(message),
                 }

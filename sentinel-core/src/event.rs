@@ -125,11 +125,10 @@ impl Event {
         let mut required = |name: &'static str| -> Result<String, EventError> {
             match map.remove(name) {
                 Some(Value::String(s)) => Ok(s),
-                Some(other) => Err(EventError::new(EventErrorKind::WrongType {
-                    expected: "a string",
-                    found: json_type(&other),
-                })
-                .with_field(name)),
+                Some(other) => {
+                    Err(EventError::new(EventErrorKind::WrongType { expected: "a string", found: json_type(&other) })
+                        .with_field(name))
+                }
                 None => Err(EventError::new(EventErrorKind::MissingField { expected: "a string" }).with_field(name)),
             }
         };

@@ -75,3 +75,8 @@ pub fn normalized_view(text: &str) -> String {
     view.build(text);
     view.text(text).to_string()
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

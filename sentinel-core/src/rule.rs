@@ -314,7 +314,9 @@ pub(crate) fn check_rule_shape(rule: &SourcedRule) -> Result<(), BuildError> {
         return err(RuleProblem::Invalid { message: "validator \"entropy\" needs min_entropy".into() });
     }
     if spec.min_entropy.is_some() && spec.validator != Some(Validator::Entropy) {
-        return err(RuleProblem::Invalid { message: "min_entropy is only meaningful with validator \"entropy\"".into() });
+        return err(RuleProblem::Invalid {
+            message: "min_entropy is only meaningful with validator \"entropy\"".into(),
+        });
     }
     if spec.validator.is_some() && spec.pattern.is_none() {
         return err(RuleProblem::Invalid { message: "a validator needs a pattern to validate".into() });

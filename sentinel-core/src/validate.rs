@@ -52,7 +52,11 @@ pub fn iban(text: &str) -> bool {
         return false;
     }
     let iban = &chars[..n];
-    if !iban[0].is_ascii_alphabetic() || !iban[1].is_ascii_alphabetic() || !iban[2].is_ascii_digit() || !iban[3].is_ascii_digit() {
+    if !iban[0].is_ascii_alphabetic()
+        || !iban[1].is_ascii_alphabetic()
+        || !iban[2].is_ascii_digit()
+        || !iban[3].is_ascii_digit()
+    {
         return false;
     }
     if let Some(len) = iban_length(&iban[..2]) {
@@ -131,10 +135,14 @@ pub fn shannon_entropy(text: &str) -> f64 {
         counts[usize::from(b)] += 1;
     }
     let len = bytes.len() as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = f64::from(c) / len;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / len;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -88,7 +88,11 @@ pub fn sample_events() -> Vec<Event> {
                 prompt: text.clone(),
                 response: text.clone(),
                 metadata: Some(serde_json::json!({"arguments": {"q": text, "n": 3, "list": ["a", {"b": "sudo ls"}]}})),
-                context: sentinel_core::EventContext { id: Some("evt-1".into()), server: Some("srv".into()), ..Default::default() },
+                context: sentinel_core::EventContext {
+                    id: Some("evt-1".into()),
+                    server: Some("srv".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             });
         }

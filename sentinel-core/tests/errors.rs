@@ -23,10 +23,14 @@ fn missing_field_is_named() {
 
 #[test]
 fn wrong_type_is_named_with_what_was_expected() {
-    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":["x"],"prompt":"p","response":"r"}"#).unwrap_err();
+    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":["x"],"prompt":"p","response":"r"}"#)
+        .unwrap_err();
     eqnice!(Some("tool"), err.field(), "field");
     assert!(matches!(err.kind(), EventErrorKind::WrongType { expected: "a string", found: "an array" }), "{err:?}");
-    let err = Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a","tool":"x","prompt":"p","response":"r","server":1}"#).unwrap_err();
+    let err = Event::from_json(
+        br#"{"timestamp":"t","user":"u","agent":"a","tool":"x","prompt":"p","response":"r","server":1}"#,
+    )
+    .unwrap_err();
     eqnice!(Some("server"), err.field(), "context field");
 }
 
@@ -123,14 +127,23 @@ fn a_bad_regex_names_the_rule_and_the_position() {
     eqnice!(7, p.offset, "offset of the unclosed group");
     eqnice!(Some(2), err.rule_line(), "line of the rule in the pack");
     let shown = err.to_string();
-    assert!(shown.starts_with("user.toml: line 2: rule U-1: invalid regex at pattern offset 7 (line 1, column 8): unclosed group"), "{shown}");
+    assert!(
+        shown.starts_with(
+            "user.toml: line 2: rule U-1: invalid regex at pattern offset 7 (line 1, column 8): unclosed group"
+        ),
+        "{shown}"
+    );
 }
 
 #[test]
 fn unknown_detector_duplicate_and_shapeless_rules_are_rejected() {
-    let err = build_err(&RULE.replace("SEC-40", "SEC-99").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"));
+    let err = build_err(
+        &RULE.replace("SEC-40", "SEC-99").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"),
+    );
     assert!(err.to_string().contains("unknown detector \"SEC-99\""), "{err}");
-    let err = build_err(&RULE.replace("U-1", "SQL-001").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"));
+    let err = build_err(
+        &RULE.replace("U-1", "SQL-001").replace("description = \"d\"", "description = \"d\"\nkeywords=[\"x\"]"),
+    );
     assert!(err.to_string().contains("duplicate rule id (first defined in builtin:seed.toml)"), "{err}");
     let err = build_err(RULE);
     assert!(err.to_string().contains("neither keywords nor a pattern"), "{err}");

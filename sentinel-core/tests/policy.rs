@@ -2,12 +2,19 @@
 //! embedder detectors.
 
 use sentinel_core::{
-    Action, Config, Detector, DetectorConfig, DetectorInfo, Emit, Engine, Event, Field, Hit, Judgement, Profile, RuleSpec,
-    Severity, Span,
+    Action, Config, Detector, DetectorConfig, DetectorInfo, Emit, Engine, Event, Field, Hit, Judgement, Profile,
+    RuleSpec, Severity, Span,
 };
 
 fn event(tool: &str, prompt: &str) -> Event {
-    Event { timestamp: "t".into(), user: "u".into(), agent: "a".into(), tool: tool.into(), prompt: prompt.into(), ..Default::default() }
+    Event {
+        timestamp: "t".into(),
+        user: "u".into(),
+        agent: "a".into(),
+        tool: tool.into(),
+        prompt: prompt.into(),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -25,8 +32,12 @@ fn actions_are_overridable_per_severity() {
 #[test]
 fn detector_floor_and_cap_record_the_original_severity() {
     let mut config = Config::default();
-    config.detectors.insert("SEC-43".into(), DetectorConfig { severity_floor: Some(Severity::High), ..Default::default() });
-    config.detectors.insert("SEC-42".into(), DetectorConfig { severity_cap: Some(Severity::Medium), ..Default::default() });
+    config
+        .detectors
+        .insert("SEC-43".into(), DetectorConfig { severity_floor: Some(Severity::High), ..Default::default() });
+    config
+        .detectors
+        .insert("SEC-42".into(), DetectorConfig { severity_cap: Some(Severity::Medium), ..Default::default() });
     let engine = Engine::builder().config(config).build().unwrap();
     let v = engine.scan(&event("os_shell", "sudo ls"));
     let kw = v.findings.iter().find(|f| &*f.rule == "KW-005").unwrap();
@@ -181,7 +192,13 @@ description = "an agent that is not ours"
     }
     fn check_event(&self, event: &Event, out: &mut dyn Emit) {
         if event.agent == "intruder" {
-            out.emit("ACME-102", Field::Event, "agent", Span::default(), format_args!("agent {} is not ours", event.agent));
+            out.emit(
+                "ACME-102",
+                Field::Event,
+                "agent",
+                Span::default(),
+                format_args!("agent {} is not ours", event.agent),
+            );
         }
     }
 }

@@ -14,12 +14,59 @@ fn engine() -> &'static Engine {
 
 /// Pieces that make rules fire, pieces that nearly do, and evasion characters.
 const FRAGMENTS: &[&str] = &[
-    "ignore instructions", "IGNORE INSTRUCTIONS", "delete all", "sudo", "pseudo", "shell", "shellfish", "<script>",
-    "<script src=x>", "<system>", "export database", " UNION SELECT ", "union", "select", "' OR '1'='1", "or 1=1",
-    "; DROP TABLE users", "admin'--", "SLEEP(5)", "; id", "&& whoami", "| nc x 1", "$(whoami)", "`id`", "rm -rf /",
-    "javascript:alert(1)", "JavaScript: ", "<img src=x onerror=alert(1)>", "\u{200B}", "\u{00AD}", "\u{FEFF}", "É",
-    "ß", "İ", "日本", "Привет", "ИГНОРИРУЙ", "'", "\"", ";", "|", "&", "`", "$(", ")", "--", "#", "/*", " ", "\n", "a",
-    "0", "_",
+    "ignore instructions",
+    "IGNORE INSTRUCTIONS",
+    "delete all",
+    "sudo",
+    "pseudo",
+    "shell",
+    "shellfish",
+    "<script>",
+    "<script src=x>",
+    "<system>",
+    "export database",
+    " UNION SELECT ",
+    "union",
+    "select",
+    "' OR '1'='1",
+    "or 1=1",
+    "; DROP TABLE users",
+    "admin'--",
+    "SLEEP(5)",
+    "; id",
+    "&& whoami",
+    "| nc x 1",
+    "$(whoami)",
+    "`id`",
+    "rm -rf /",
+    "javascript:alert(1)",
+    "JavaScript: ",
+    "<img src=x onerror=alert(1)>",
+    "\u{200B}",
+    "\u{00AD}",
+    "\u{FEFF}",
+    "É",
+    "ß",
+    "İ",
+    "日本",
+    "Привет",
+    "ИГНОРИРУЙ",
+    "'",
+    "\"",
+    ";",
+    "|",
+    "&",
+    "`",
+    "$(",
+    ")",
+    "--",
+    "#",
+    "/*",
+    " ",
+    "\n",
+    "a",
+    "0",
+    "_",
 ];
 
 fn text() -> impl Strategy<Value = String> {
@@ -127,7 +174,10 @@ fn reference() -> &'static Reference {
                 regex: r.effective_pattern().map(|p| regex::Regex::new(p).unwrap()),
                 validator: r.spec().validator.map(|v| (v, r.spec().min_entropy)),
                 applies_to_prompt: r.spec().scope.is_empty()
-                    || r.spec().scope.iter().any(|s| matches!(s, sentinel_core::Scope::Any | sentinel_core::Scope::Prompt)),
+                    || r.spec()
+                        .scope
+                        .iter()
+                        .any(|s| matches!(s, sentinel_core::Scope::Any | sentinel_core::Scope::Prompt)),
             })
             .collect(),
     })
@@ -140,14 +190,19 @@ fn is_word(c: char) -> bool {
 /// Every occurrence of `kw` in `hay`, ASCII case-insensitively, by brute force.
 fn keyword_hits<'a>(hay: &'a str, kw: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
     (0..=hay.len().saturating_sub(kw.len()))
-        .filter(move |&i| hay.is_char_boundary(i) && hay.as_bytes()[i..].len() >= kw.len() && hay.as_bytes()[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes()))
+        .filter(move |&i| {
+            hay.is_char_boundary(i)
+                && hay.as_bytes()[i..].len() >= kw.len()
+                && hay.as_bytes()[i..i + kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+        })
         .map(move |i| (i, i + kw.len()))
 }
 
 fn bounded(hay: &str, s: usize, e: usize) -> bool {
     let m = &hay[s..e];
-    !(m.chars().next().is_some_and(is_word) && hay[..s].chars().next_back().is_some_and(is_word))
-        && !(m.chars().next_back().is_some_and(is_word) && hay[e..].chars().next().is_some_and(is_word))
+    let joins_before = m.chars().next().is_some_and(is_word) && hay[..s].chars().next_back().is_some_and(is_word);
+    let joins_after = m.chars().next_back().is_some_and(is_word) && hay[e..].chars().next().is_some_and(is_word);
+    !joins_before && !joins_after
 }
 
 impl Reference {
@@ -159,7 +214,10 @@ impl Reference {
                 continue;
             }
             let keyword_ok = rule.keywords.is_empty()
-                || rule.keywords.iter().any(|kw| keyword_hits(&view, kw).any(|(s, e)| !rule.word_boundary || bounded(&view, s, e)));
+                || rule
+                    .keywords
+                    .iter()
+                    .any(|kw| keyword_hits(&view, kw).any(|(s, e)| !rule.word_boundary || bounded(&view, s, e)));
             let pattern_ok = rule.regex.as_ref().is_none_or(|re| {
                 // The engine validates the leftmost-first match (or its group `v`).
                 let Some(caps) = re.captures(&view) else { return false };
@@ -192,7 +250,11 @@ fn the_reference_is_not_vacuous() {
         assert!(fired.contains(id), "{id} missing from {fired:?}");
     }
     let got: BTreeSet<String> = engine()
-        .scan(&Event { tool: "notes".into(), prompt: "sudo ; id && ignore instructions' OR '1'='1 <script>".into(), ..Default::default() })
+        .scan(&Event {
+            tool: "notes".into(),
+            prompt: "sudo ; id && ignore instructions' OR '1'='1 <script>".into(),
+            ..Default::default()
+        })
         .findings
         .iter()
         .map(|f| f.rule.to_string())

@@ -17,10 +17,15 @@ fn event(tool: &str, prompt: &str, response: &str) -> Event {
 #[test]
 fn seed_single_event_is_allowed() {
     let engine = Engine::new().unwrap();
-    let v = engine.scan(&Event::from_json(br#"{
+    let v = engine.scan(
+        &Event::from_json(
+            br#"{
       "timestamp": "2023-12-01T10:30:00Z", "user": "user@example.com", "agent": "claude-3",
       "tool": "filesystem", "prompt": "Read the configuration file",
-      "response": "File contents: {...}" }"#).unwrap());
+      "response": "File contents: {...}" }"#,
+        )
+        .unwrap(),
+    );
     eqnice!(Action::Allow, v.action, "seed single event");
     assert!(v.findings.is_empty(), "{:?}", v.findings);
 }
