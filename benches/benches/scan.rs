@@ -15,7 +15,7 @@
 //!   `RegexSet` build time for each pack. The lazy DFAs fill in during the first scans, which
 //!   the scan warm-up absorbs, so these are times to a usable matcher, not to a warm one.
 //!
-//! The whole run takes about four minutes on two cores:
+//! The whole run takes about three and a half minutes on two cores:
 //! `cargo bench -p sentinel-benches --bench scan`. Figures are in BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -70,7 +70,7 @@ fn scan(c: &mut Criterion) {
         );
 
         let mut group = c.benchmark_group(format!("scan/{}", pack.name));
-        group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+        group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
         for input in &inputs {
             let strings = input.strings();
             let mut scratch = engine.create_scratch();
