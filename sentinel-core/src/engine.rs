@@ -9,7 +9,7 @@ use crate::config::{Config, FailMode};
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
-use crate::normalize::View;
+use crate::normalize::{OffsetMap, View};
 use crate::pattern;
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
 use crate::severity::{Action, Severity};
@@ -41,8 +41,10 @@ pub const MAX_FINDINGS: usize = 1_000;
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The built-in rule pack, compiled into the crate.
+/// The built-in content packs, compiled into the crate.
 pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[("builtin:seed.toml", include_str!("../rules/seed.toml"))];
+/// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
+const POLICY_PACK: (&str, &str) = ("builtin:policy.toml", include_str!("../rules/policy.toml"));
 
 /// One compiled rule.
 pub(crate) struct CompiledRule {
@@ -172,7 +174,8 @@ impl EngineBuilder {
         self
     }
 
-    /// Leaves the built-in pack out (only the engine's own integrity rules stay).
+    /// Leaves the built-in content packs out. The rules of the built-in detectors (scan
+    /// integrity, tool policy, size limits) stay: their detectors are always there.
     pub fn without_builtin_rules(mut self) -> Self {
         self.builtin = false;
         self
@@ -189,23 +192,6 @@ impl EngineBuilder {
         Engine::compile(self)
     }
 }
-
-/// The engine's own rules, always present: they report what was not scanned.
-const INTEGRITY_PACK: &str = r#"
-[[rule]]
-id = "SYS-001"
-detector = "SYS-00"
-name = "unreadable input"
-severity = "high"
-description = "The input could not be parsed or scanned. The fail mode decides the action: fail_closed blocks, fail_open allows."
-
-[[rule]]
-id = "SYS-002"
-detector = "SYS-00"
-name = "content past the scan cap"
-severity = "medium"
-description = "A string was longer than max_scan_bytes; it was scanned up to the cap and the rest was not scanned."
-"#;
 
 /// A rule of the engine's catalogue, as [`Engine::rules`] lists it.
 #[derive(Clone, Copy)]
@@ -411,8 +397,9 @@ impl Engine {
             }
         }
 
-        // Packs: the engine's own, the built-in pack, detector-contributed rules, user packs.
-        let mut parsed = vec![Pack::parse("builtin:integrity.toml", INTEGRITY_PACK)?];
+        // Packs: the built-in detectors' own, the content packs, detector-contributed rules,
+        // user packs.
+        let mut parsed = vec![Pack::parse(POLICY_PACK.0, POLICY_PACK.1)?];
         if builtin {
             for (name, text) in BUILTIN_PACKS {
                 parsed.push(Pack::parse(name, text)?);
@@ -585,7 +572,7 @@ impl Engine {
             }
             if enabled {
                 for kw in &spec.keywords {
-                    view.build(kw);
+                    view.build(kw, &mut OffsetMap::default());
                     keywords.push(view.text(kw).to_string());
                     ac_rule.push(rule_index);
                 }
@@ -615,6 +602,7 @@ impl Engine {
         } else {
             Some(
                 AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .ascii_case_insensitive(true)
                     .match_kind(aho_corasick::MatchKind::Standard)
                     .build(&keywords)
@@ -678,6 +666,7 @@ fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
         engine_id: id,
         m: MatchState {
             view: View::default(),
+            map: OffsetMap::default(),
             union_cache: union.as_ref().map(|u| u.create_cache()),
             patset: PatternSet::new(npatterns),
             single_caches: (0..nsingle).map(|_| None).collect(),
@@ -740,8 +729,8 @@ impl Inner {
         } else {
             full
         };
-        let MatchState { view, union_cache, patset, single_caches, single_caps, kw_first, touched } = m;
-        view.build(text);
+        let MatchState { view, map, union_cache, patset, single_caches, single_caps, kw_first, touched } = m;
+        view.build(text, map);
         let hay = view.text(text);
         let mx = &self.matchers;
 
@@ -793,7 +782,7 @@ impl Inner {
                             continue;
                         }
                     }
-                    self.fire(view, out, tool, field, path, text, r, span);
+                    self.fire(view, map, out, tool, field, path, text, r, span);
                 }
                 patset.clear();
             }
@@ -804,7 +793,7 @@ impl Inner {
             let r = r as usize;
             if self.rules[r].regex.is_none() {
                 let (s, e) = kw_first[r];
-                self.fire(view, out, tool, field, path, text, r, (s as usize, e as usize));
+                self.fire(view, map, out, tool, field, path, text, r, (s as usize, e as usize));
             }
             kw_first[r] = NO_HIT;
         }
@@ -816,6 +805,7 @@ impl Inner {
     fn fire(
         &self,
         view: &View,
+        map: &mut OffsetMap,
         out: &mut Findings,
         tool: &str,
         field: Field,
@@ -825,7 +815,7 @@ impl Inner {
         span: (usize, usize),
     ) {
         let rule = &self.rules[r];
-        let (start, end) = view.original_span(span.0, span.1);
+        let (start, end) = map.original_span(view, text, span.0, span.1);
         let span = Span { start, end };
         let hit = Hit { rule: &rule.id, field, path, text, span, tool };
         let severity = match self.detectors[rule.detector].imp.judge(&hit) {
@@ -901,6 +891,7 @@ impl fmt::Debug for Scratch {
 
 struct MatchState {
     view: View,
+    map: OffsetMap,
     union_cache: Option<meta::Cache>,
     patset: PatternSet,
     single_caches: Vec<Option<meta::Cache>>,

@@ -72,7 +72,7 @@ pub use verdict::{Finding, Span, Verdict};
 #[doc(hidden)]
 pub fn normalized_view(text: &str) -> String {
     let mut view = normalize::View::default();
-    view.build(text);
+    view.build(text, &mut normalize::OffsetMap::default());
     view.text(text).to_string()
 }
 

@@ -216,3 +216,12 @@ fn embedders_register_detectors_that_judge_their_hits() {
     let v = engine.scan(&e);
     eqnice!("agent intruder is not ours", v.findings[0].reason.as_str(), "event-level emit");
 }
+
+#[test]
+fn without_the_content_packs_the_policy_rules_still_work() {
+    let engine = Engine::builder().without_builtin_rules().build().unwrap();
+    assert!(engine.rule("KW-001").is_none(), "content pack left out");
+    let v = engine.scan(&event("os_shell", &"x".repeat(3001)));
+    assert!(v.has_rule("DT-001") && v.has_rule("SZ-001"), "{:?}", v.findings);
+    assert!(engine.scan(&event("notes", "sudo ignore instructions")).findings.is_empty());
+}
