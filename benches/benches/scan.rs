@@ -41,11 +41,11 @@ fn synthetic_toml() -> String {
 }
 
 fn synthetic1000() -> Engine {
-    synthetic_from(&synthetic::policy_toml(), &synthetic_toml())
+    synthetic_from(&synthetic_toml())
 }
 
-fn synthetic_from(policy: &str, toml: &str) -> Engine {
-    synthetic::engine(policy, toml).expect("the synthetic pack builds")
+fn synthetic_from(toml: &str) -> Engine {
+    synthetic::engine(toml).expect("the synthetic pack builds")
 }
 
 const PACKS: [PackDef; 2] =
@@ -102,9 +102,9 @@ fn build(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     group.bench_function(BenchmarkId::new("sentinel", "builtin"), |b| b.iter(builtin));
-    let (policy, toml) = (synthetic::policy_toml(), synthetic_toml());
+    let toml = synthetic_toml();
     group.bench_function(BenchmarkId::new("sentinel", "synthetic1000"), |b| {
-        b.iter(|| synthetic_from(black_box(&policy), black_box(&toml)))
+        b.iter(|| synthetic_from(black_box(&toml)))
     });
     for pack in &PACKS {
         let engine = (pack.build)();

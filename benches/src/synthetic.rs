@@ -27,39 +27,10 @@ pub const RULES: usize = 1_000;
 /// The pack name passed to `rules_toml`.
 pub const SOURCE: &str = "bench:synthetic.toml";
 
-/// The name of the policy pack of [`policy_toml`].
-pub const POLICY_SOURCE: &str = "bench:policy.toml";
-
-/// The built-in rules that detectors emit from code (tool policy, size limits), copied out of
-/// the built-in catalogue as a TOML pack: rules with neither keywords nor a pattern, apart
-/// from the engine's own `SYS-*` rules.
-///
-/// `without_builtin_rules()` alone does not build: the built-in detectors SEC-42 and SEC-44
-/// emit `DT-*` and `SZ-*`, which only the built-in pack defines ("detector SEC-42 emits rule
-/// DT-001, which no pack defines"). Loading these few rules next to the synthetic pack gets
-/// past that without adding any text matching, and runs the same event-level checks as the
-/// built-in engine.
-pub fn policy_toml() -> String {
-    let builtin = Engine::new().expect("the built-in pack builds");
-    let mut out = String::from("# Policy rules copied from the built-in pack (see synthetic::policy_toml).\n");
-    for r in builtin.rules() {
-        let spec = r.spec();
-        if spec.keywords.is_empty() && spec.pattern.is_none() && !r.id().starts_with("SYS-") {
-            let _ = writeln!(out, "\n[[rule]]");
-            let _ = writeln!(out, "id = {}", toml_string(&spec.id));
-            let _ = writeln!(out, "detector = {}", toml_string(&spec.detector));
-            let _ = writeln!(out, "name = {}", toml_string(&spec.name));
-            let _ = writeln!(out, "severity = {}", toml_string(spec.severity.as_str()));
-            let _ = writeln!(out, "description = {}", toml_string(&spec.description));
-        }
-    }
-    out
-}
-
-/// An engine with the policy rules of [`policy_toml`] and the synthetic pack `toml`, without
-/// the built-in pack.
-pub fn engine(policy_toml: &str, toml: &str) -> Result<Engine, sentinel_core::BuildError> {
-    Engine::builder().without_builtin_rules().rules_toml(POLICY_SOURCE, policy_toml).rules_toml(SOURCE, toml).build()
+/// An engine with the synthetic pack `toml` and without the built-in content packs (the
+/// built-in detectors' policy rules, tool policy and size limits, stay, as in any engine).
+pub fn engine(toml: &str) -> Result<Engine, sentinel_core::BuildError> {
+    Engine::builder().without_builtin_rules().rules_toml(SOURCE, toml).build()
 }
 
 /// What a synthetic rule looks like.
@@ -376,7 +347,7 @@ mod tests {
     #[test]
     fn every_sample_fires_its_rule() {
         let rules = rules(RULES);
-        let engine = engine(&policy_toml(), &pack_toml(&rules)).unwrap();
+        let engine = engine(&pack_toml(&rules)).unwrap();
         assert_eq!(engine.rules().filter(|r| r.id().starts_with("SYN-")).count(), RULES);
         let mut scratch = engine.create_scratch();
         for r in &rules {
