@@ -103,9 +103,8 @@ fn build(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     group.bench_function(BenchmarkId::new("sentinel", "builtin"), |b| b.iter(builtin));
     let toml = synthetic_toml();
-    group.bench_function(BenchmarkId::new("sentinel", "synthetic1000"), |b| {
-        b.iter(|| synthetic_from(black_box(&toml)))
-    });
+    group
+        .bench_function(BenchmarkId::new("sentinel", "synthetic1000"), |b| b.iter(|| synthetic_from(black_box(&toml))));
     for pack in &PACKS {
         let engine = (pack.build)();
         group.bench_function(BenchmarkId::new("regexset", pack.name), |b| {
