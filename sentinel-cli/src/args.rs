@@ -24,6 +24,11 @@ pub(crate) enum Command {
     /// event is blocked, 1 when one is, and 2 on a usage error or when an event could not be
     /// read (the readable ones are still scanned and reported).
     Scan(ScanArgs),
+    /// Score the detectors on a labelled corpus: recall and precision per category, the share
+    /// of threats warned or blocked, and the false-alarm rates on benign items.
+    Eval(EvalArgs),
+    /// List every rule (code, detector, category, severity, name), or explain one.
+    Rules(RulesArgs),
 }
 
 /// The output format of `sentinel scan`.
@@ -35,7 +40,7 @@ pub(crate) enum Format {
     Ndjson,
 }
 
-/// The flags of `sentinel scan`. Flags override the configuration file.
+/// The flags of `sentinel scan`.
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
     /// Event logs to scan (`-` is standard input; the default when none is given).
@@ -46,6 +51,18 @@ pub(crate) struct ScanArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub(crate) format: Option<Format>,
 
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub(crate) jobs: Option<NonZeroUsize>,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+/// The flags that shape the engine, shared by every subcommand. Flags override the
+/// configuration file.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
     /// A rule pack (TOML) to add to the built-in rules; repeatable.
     #[arg(long = "rules", value_name = "FILE")]
     pub(crate) rules: Vec<PathBuf>,
@@ -81,10 +98,59 @@ pub(crate) struct ScanArgs {
     /// Scan each string up to this many bytes (the rest is reported as not scanned).
     #[arg(long, value_name = "N")]
     pub(crate) max_scan_bytes: Option<usize>,
+}
+
+/// The flags of `sentinel eval`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// A labelled corpus in the format of shared/corpus/dev.jsonl (JSON Lines of
+    /// `{"id", "labels", "event", "also_ok"?}`).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
+    pub(crate) format: ReportFormat,
+
+    /// Also list the items of this category that were missed (repeatable).
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) misses: Vec<String>,
+
+    /// Also list the false positives of this category, or `benign` for the benign items that
+    /// were warned or blocked (repeatable).
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) false_positives: Vec<String>,
 
     /// Worker threads [default: all cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub(crate) jobs: Option<NonZeroUsize>,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+/// The flags of `sentinel rules`.
+#[derive(Debug, Args)]
+pub(crate) struct RulesArgs {
+    /// Explain this rule (its code) instead of listing every rule.
+    #[arg(value_name = "CODE")]
+    pub(crate) code: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
+    pub(crate) format: ReportFormat,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+/// The output format of `sentinel eval` and `sentinel rules`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Text for people.
+    Human,
+    /// JSON.
+    Json,
 }
 
 #[cfg(test)]
@@ -114,10 +180,10 @@ mod tests {
             "-",
         ])
         .unwrap();
-        let Command::Scan(args) = cli.command;
-        assert_eq!(args.on_critical, Some(Action::Warn));
-        assert_eq!(args.fail_mode, Some(FailMode::Open));
-        assert_eq!(args.profile, Some(Profile::All));
+        let Command::Scan(args) = cli.command else { panic!("not scan") };
+        assert_eq!(args.engine.on_critical, Some(Action::Warn));
+        assert_eq!(args.engine.fail_mode, Some(FailMode::Open));
+        assert_eq!(args.engine.profile, Some(Profile::All));
         assert_eq!(args.jobs.map(NonZeroUsize::get), Some(3));
         assert_eq!(args.files.len(), 2);
         assert!(Cli::try_parse_from(["sentinel", "scan", "--on-high", "explode"]).is_err());

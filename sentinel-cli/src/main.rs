@@ -1,5 +1,8 @@
 //! The `sentinel` command: threat detection for MCP traffic from the shell.
 //!
+//! `sentinel eval` scores the detectors on a labelled corpus; `sentinel rules` lists and
+//! explains the rule catalogue.
+//!
 //! `sentinel scan` reads MCP event logs (a JSON object, an array of objects, NDJSON or
 //! concatenated objects, from files or standard input), scans every event with
 //! [`sentinel_core`] on all cores and reports one verdict per event, as NDJSON for machines
@@ -7,7 +10,9 @@
 //! 1 at least one event reaches `block`, 2 a usage error or an event that could not be read.
 
 mod args;
+mod eval;
 mod output;
+mod rules;
 mod scan;
 mod settings;
 
@@ -32,6 +37,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         args::Command::Scan(args) => scan::run(&args),
+        args::Command::Eval(args) => eval::run(&args),
+        args::Command::Rules(args) => rules::run(&args),
     };
     ExitCode::from(code)
 }

@@ -24,7 +24,7 @@ const READ_BUFFER: usize = 256 << 10;
 
 /// Runs `sentinel scan` and returns the exit code.
 pub(crate) fn run(args: &ScanArgs) -> u8 {
-    let engine = match settings::engine(args) {
+    let engine = match settings::engine(&args.engine) {
         Ok(engine) => engine,
         Err(e) => {
             report(format_args!("{e}"));

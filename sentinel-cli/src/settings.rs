@@ -1,6 +1,6 @@
 //! From flags and files to an engine: the configuration file, the flag overrides, the packs.
 
-use crate::args::ScanArgs;
+use crate::args::EngineArgs;
 use sentinel_core::{Config, Engine, Severity};
 use std::fmt;
 use std::path::Path;
@@ -56,7 +56,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The configuration: the file's (or the default), then the flags over it.
-pub(crate) fn config(args: &ScanArgs) -> Result<Config, SetupError> {
+pub(crate) fn config(args: &EngineArgs) -> Result<Config, SetupError> {
     let mut config = match &args.config {
         Some(path) => {
             let shown = path.display().to_string();
@@ -89,7 +89,7 @@ pub(crate) fn config(args: &ScanArgs) -> Result<Config, SetupError> {
 }
 
 /// Builds the engine: the configuration, the built-in pack and the user packs.
-pub(crate) fn engine(args: &ScanArgs) -> Result<Engine, SetupError> {
+pub(crate) fn engine(args: &EngineArgs) -> Result<Engine, SetupError> {
     let mut builder = Engine::builder().config(config(args)?);
     for pack in &args.rules {
         builder = builder.rules_file(Path::new(pack));

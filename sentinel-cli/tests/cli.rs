@@ -507,3 +507,64 @@ fn a_closed_pipe_ends_the_scan_quietly() {
     assert_eq!(err, "", "quiet on a closed pipe");
     assert!(matches!(output.status.code(), Some(0..=2)), "{output:?}");
 }
+
+// ---- sentinel eval and sentinel rules ---------------------------------------------------
+
+const CORPUS: &str = r#"{"id":"a-00","labels":["dangerous_tool"],"event":{"timestamp":"t","user":"u","agent":"a","tool":"os_shell","prompt":"ls","response":""}}
+{"id":"b-00","labels":["sql_injection"],"also_ok":["prompt_injection"],"event":{"timestamp":"t","user":"u","agent":"a","tool":"db","prompt":"id=1 UNION SELECT password FROM users","response":""}}
+{"id":"c-00","labels":["jailbreak"],"event":{"timestamp":"t","user":"u","agent":"a","tool":"chat","prompt":"hello there","response":""}}
+{"id":"d-00","labels":["benign"],"event":{"timestamp":"t","user":"u","agent":"a","tool":"notes","prompt":"sudo make me a sandwich","response":""}}
+{"id":"e-00","labels":["benign"],"event":{"timestamp":"t","user":"u","agent":"a","tool":"notes","prompt":"weather today","response":""}}
+"#;
+
+#[test]
+fn eval_scores_a_labelled_corpus() {
+    let d = dir("eval");
+    let corpus = write(&d, "corpus.jsonl", CORPUS);
+    let out = sentinel().args(["eval", "--format", "json", path_str(&corpus)]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["items"], 5);
+    assert_eq!(r["categories"]["dangerous_tool"]["recall"], 1.0);
+    assert_eq!(r["categories"]["sql_injection"]["caught"], 1);
+    assert_eq!(r["categories"]["jailbreak"]["recall"], 0.0);
+    assert_eq!(r["threats_warned_or_blocked"]["count"], 2);
+    assert_eq!(r["benign_warned_or_blocked"]["count"], 1, "sudo is warned by the seed keyword rule");
+    let out = sentinel()
+        .args(["eval", path_str(&corpus), "--misses", "jailbreak", "--false-positives", "benign"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("macro recall"), "{text}");
+    assert!(text.contains("# missed jailbreak\nc-00 [jailbreak]"), "{text}");
+    assert!(text.contains("# false positives: benign\nd-00 [benign] warn rules=KW-005"), "{text}");
+}
+
+#[test]
+fn eval_reports_unreadable_lines_and_exits_2() {
+    let d = dir("eval-bad");
+    let corpus = write(&d, "corpus.jsonl", format!("{CORPUS}{{\"id\":\"x\",\"event\":{{}}}}\nnot json\n"));
+    let out = sentinel().args(["eval", path_str(&corpus)]).output().unwrap();
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("line 6: missing field `labels`"), "{err}");
+    assert!(err.contains("line 7: invalid JSON"), "{err}");
+    assert!(stdout(&out).contains("5 items"), "the readable items are still scored");
+}
+
+#[test]
+fn rules_lists_and_explains() {
+    let out = sentinel().args(["rules"]).output().unwrap();
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.contains("DT-001") && text.contains("SEC-42") && text.contains("dangerous_tool"), "{text}");
+    let out = sentinel().args(["rules", "KW-005"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("KW-005: suspicious keyword \"sudo\"") && text.contains("does not fire on:"), "{text}");
+    let out = sentinel().args(["rules", "--format", "json", "SQL-001"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["category"], "sql_injection");
+    let out = sentinel().args(["rules", "NOPE-9"]).output().unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("no rule has the code \"NOPE-9\""));
+}

@@ -25,6 +25,7 @@ use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use wildmatch::WildMatch;
 
 /// Lazy-DFA cache for the union of all regex rules. A union of ~150 rules thrashes at the
 /// default 2 MB (about 1.5 MB/s measured) and runs at full speed from about 8–64 MB; the
@@ -42,7 +43,19 @@ pub const MAX_FINDINGS: usize = 1_000;
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The built-in content packs, compiled into the crate.
-pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[("builtin:seed.toml", include_str!("../rules/seed.toml"))];
+pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
+    ("builtin:seed.toml", SEED_PACK),
+    ("builtin:credentials.toml", include_str!("../rules/credentials.toml")),
+    ("builtin:pii.toml", include_str!("../rules/pii.toml")),
+    ("builtin:injection.toml", include_str!("../rules/injection.toml")),
+    ("builtin:llm.toml", include_str!("../rules/llm.toml")),
+    ("builtin:unicode.toml", include_str!("../rules/unicode.toml")),
+];
+
+/// The rules of shared/seeds/001 on their own (suspicious keywords, SQL, command and script
+/// injection), as TOML: part of the built-in packs, and a baseline for measuring the others
+/// (`Engine::builder().without_builtin_rules().rules_toml("seed", SEED_PACK)`).
+pub const SEED_PACK: &str = include_str!("../rules/seed.toml");
 /// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
 const POLICY_PACK: (&str, &str) = ("builtin:policy.toml", include_str!("../rules/policy.toml"));
 
@@ -62,9 +75,31 @@ pub(crate) struct CompiledRule {
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
     pub(crate) enabled: bool,
+    pub(crate) tools: Vec<WildMatch>,
+    pub(crate) not_tools: Vec<WildMatch>,
+    /// `allow` entries, lowercased.
+    pub(crate) allow: Vec<String>,
     pub(crate) effective_pattern: Option<String>,
     pub(crate) spec: RuleSpec,
     pub(crate) source: String,
+}
+
+impl CompiledRule {
+    /// The rule's tool filters accept `tool`.
+    #[inline]
+    fn applies_to_tool(&self, tool: &str) -> bool {
+        (self.tools.is_empty() || self.tools.iter().any(|g| g.matches(tool)))
+            && !self.not_tools.iter().any(|g| g.matches(tool))
+    }
+
+    /// The matched value contains one of the rule's `allow` entries (ASCII case-insensitively;
+    /// no allocation).
+    #[inline]
+    fn is_allowed_value(&self, value: &str) -> bool {
+        self.allow.iter().any(|a| {
+            value.len() >= a.len() && value.as_bytes().windows(a.len()).any(|w| w.eq_ignore_ascii_case(a.as_bytes()))
+        })
+    }
 }
 
 struct DetectorEntry {
@@ -592,6 +627,9 @@ impl Engine {
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
                 enabled,
+                tools: spec.tools.iter().map(|g| WildMatch::new_case_insensitive(g)).collect(),
+                not_tools: spec.not_tools.iter().map(|g| WildMatch::new_case_insensitive(g)).collect(),
+                allow: spec.allow.iter().map(|a| a.to_lowercase()).collect(),
                 effective_pattern: compiled.map(|c| c.effective),
                 spec,
                 source,
@@ -777,10 +815,14 @@ impl Inner {
                         let Some(found) = single.search_with(cache, &input) else { continue };
                         ((found.start(), found.end()), (found.start(), found.end()))
                     };
+                    let value_text = &hay[value.0..value.1];
                     if let Some(v) = rule.validator {
-                        if !validate::check(v, &hay[value.0..value.1], rule.min_entropy) {
+                        if !validate::check(v, value_text, rule.min_entropy) {
                             continue;
                         }
+                    }
+                    if rule.is_allowed_value(value_text) {
+                        continue;
                     }
                     self.fire(view, map, out, tool, field, path, text, r, span);
                 }
@@ -815,6 +857,9 @@ impl Inner {
         span: (usize, usize),
     ) {
         let rule = &self.rules[r];
+        if !rule.applies_to_tool(tool) {
+            return;
+        }
         let (start, end) = map.original_span(view, text, span.0, span.1);
         let span = Span { start, end };
         let hit = Hit { rule: &rule.id, field, path, text, span, tool };

@@ -59,7 +59,7 @@ pub use detector::{
     Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_PROMPT_SIZE,
     RULE_RESPONSE_SIZE, RULE_TOOL_NOT_ALLOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY,
 };
-pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS};
+pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
 pub use error::{BuildError, Position};
 pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
 pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};

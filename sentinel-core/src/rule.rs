@@ -10,6 +10,8 @@
 //! keywords = ["union"]           # case-insensitive literals; a prefilter when a pattern is set
 //! pattern = '(?-u:\b)union\s+(all\s+)?select(?-u:\b)'   # RE2 syntax, case-insensitive by default
 //! scope = ["prompt", "metadata"] # prompt | response | tool | metadata | extra | any (default)
+//! tools = ["*shell*"]            # only for these tools (globs); not_tools = [...] excludes
+//! allow = ["EXAMPLE"]            # drop hits whose matched text contains one of these
 //! validator = "luhn"             # optional: luhn | iban | us_ssn | entropy
 //! examples = ["1 UNION SELECT password FROM users"]
 //! negative_examples = ["the union selected its leaders"]
@@ -59,6 +61,17 @@ pub struct RuleSpec {
     /// Where the rule applies; empty means everywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scope: Vec<Scope>,
+    /// Apply only when the event's tool matches one of these case-insensitive globs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Do not apply when the event's tool matches one of these case-insensitive globs (e.g. a
+    /// documentation tool for a rule about shell commands).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_tools: Vec<String>,
+    /// Known-harmless values (documentation example keys, placeholders): a hit whose matched
+    /// text (or group `v`) contains one of these, case-insensitively, is dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
     /// A check run on the matched text (or on its capture group named `v`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<Validator>,

@@ -225,3 +225,45 @@ fn without_the_content_packs_the_policy_rules_still_work() {
     assert!(v.has_rule("DT-001") && v.has_rule("SZ-001"), "{:?}", v.findings);
     assert!(engine.scan(&event("notes", "sudo ignore instructions")).findings.is_empty());
 }
+
+#[test]
+fn rules_can_be_limited_to_tools_and_allow_known_values() {
+    let pack = r#"
+[[rule]]
+id = "T-1"
+detector = "SEC-46"
+name = "sudo in a shell"
+severity = "high"
+description = "d"
+keywords = ["sudo"]
+tools = ["*shell*", "bash"]
+
+[[rule]]
+id = "T-2"
+detector = "SEC-41"
+name = "rm outside docs"
+severity = "high"
+description = "d"
+keywords = ["rm -rf"]
+not_tools = ["docs*", "tldr"]
+
+[[rule]]
+id = "T-3"
+detector = "SEC-02"
+name = "aws key"
+severity = "high"
+description = "d"
+keywords = ["akia"]
+pattern = '\bAKIA[0-9A-Z]{16}\b'
+case_sensitive = true
+allow = ["EXAMPLE"]
+"#;
+    let engine = Engine::builder().without_builtin_rules().rules_toml("t.toml", pack).build().unwrap();
+    assert!(engine.scan(&event("os_shell", "sudo ls")).has_rule("T-1"));
+    assert!(engine.scan(&event("BASH", "sudo ls")).has_rule("T-1"));
+    assert!(!engine.scan(&event("docs_search", "sudo ls")).has_rule("T-1"));
+    assert!(engine.scan(&event("notes", "rm -rf /")).has_rule("T-2"));
+    assert!(!engine.scan(&event("docs_search", "rm -rf /")).has_rule("T-2"));
+    assert!(engine.scan(&event("notes", "key AKIAQWERTYUIOPASDFGH")).has_rule("T-3"));
+    assert!(!engine.scan(&event("notes", "key AKIAIOSFODNN7EXAMPLE")).has_rule("T-3"), "allow-listed example key");
+}
