@@ -54,7 +54,7 @@ fn list(out: &mut impl Write, engine: &Engine, format: ReportFormat) -> io::Resu
         serde_json::to_writer_pretty(&mut *out, &all)?;
         return writeln!(out);
     }
-    writeln!(out, "{:<10} {:<7} {:<26} {:<9} {}", "code", "detector", "category", "severity", "name")?;
+    writeln!(out, "{:<10} {:<7} {:<26} {:<9} name", "code", "detector", "category", "severity")?;
     let mut count = 0;
     for rule in engine.rules() {
         count += 1;
