@@ -154,19 +154,29 @@ fn the_example_files_scan_as_documented() {
     assert_eq!(code(&out), 1, "{out:?}");
     let got = records(&out);
     assert_eq!(got.len(), 20);
-    let flagged: Vec<(u64, String, Vec<String>)> = got
-        .iter()
-        .filter(|r| r["action"] != "allow")
-        .map(|r| (r["index"].as_u64().unwrap(), r["action"].as_str().unwrap().to_string(), rules(r)))
-        .collect();
-    let expected: Vec<(u64, String, Vec<String>)> = vec![
-        (6, "block".into(), vec!["DT-001".into()]),
-        (8, "block".into(), vec!["SQL-001".into()]),
-        (10, "block".into(), vec!["CMD-001".into()]),
-        (12, "block".into(), vec!["CODE-003".into()]),
-        (14, "warn".into(), vec!["KW-002".into()]),
+    // The attacks are flagged with their category; everything else is allowed.
+    let expected: &[(u64, &str, &str)] = &[
+        (6, "block", "dangerous_tool"),
+        (8, "block", "sql_injection"),
+        (10, "block", "command_injection"),
+        (12, "block", "code_injection"),
     ];
-    assert_eq!(flagged, expected);
+    for r in &got {
+        let index = r["index"].as_u64().unwrap();
+        let categories: Vec<&str> =
+            r["findings"].as_array().unwrap().iter().map(|f| f["category"].as_str().unwrap()).collect();
+        match expected.iter().find(|(i, _, _)| *i == index) {
+            Some((_, action, category)) => {
+                assert_eq!(r["action"], *action, "event {index}: {r}");
+                assert!(categories.contains(category), "event {index}: {r}");
+            }
+            None if index == 14 => {
+                // "ignore instructions" split by a zero-width space is seen through.
+                assert!(rules(r).contains(&"KW-002".to_string()), "event 14: {r}");
+            }
+            None => assert_eq!(r["action"], "allow", "event {index}: {r}"),
+        }
+    }
 }
 
 #[test]
@@ -529,15 +539,15 @@ fn eval_scores_a_labelled_corpus() {
     assert_eq!(r["categories"]["sql_injection"]["caught"], 1);
     assert_eq!(r["categories"]["jailbreak"]["recall"], 0.0);
     assert_eq!(r["threats_warned_or_blocked"]["count"], 2);
-    assert_eq!(r["benign_warned_or_blocked"]["count"], 1, "sudo is warned by the seed keyword rule");
+    assert_eq!(r["benign_warned_or_blocked"]["count"], 0, "sudo is only reported (low) by the seed keyword rule");
     let out = sentinel()
-        .args(["eval", path_str(&corpus), "--misses", "jailbreak", "--false-positives", "benign"])
+        .args(["eval", path_str(&corpus), "--misses", "jailbreak", "--false-positives", "suspicious_keyword"])
         .output()
         .unwrap();
     let text = stdout(&out);
     assert!(text.contains("macro recall"), "{text}");
     assert!(text.contains("# missed jailbreak\nc-00 [jailbreak]"), "{text}");
-    assert!(text.contains("# false positives: benign\nd-00 [benign] warn rules=KW-005"), "{text}");
+    assert!(text.contains("# false positives: suspicious_keyword\nd-00 [benign] allow rules=KW-005"), "{text}");
 }
 
 #[test]

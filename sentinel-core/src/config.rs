@@ -98,14 +98,56 @@ pub struct ToolPolicy {
     pub allow: Vec<String>,
     /// Tools that may never be called.
     pub deny: Vec<String>,
-    /// Tools that give arbitrary execution on a host (default: `os_shell`, as in
-    /// shared/seeds/001).
+    /// Tools that give arbitrary command or code execution on a host. The default holds
+    /// `os_shell` (shared/seeds/001) and the common names of shell and code-execution tools:
+    /// see [`DEFAULT_DANGEROUS_TOOLS`].
     pub dangerous: Vec<String>,
 }
 
+/// The default dangerous-tool list: shell and code-execution tools under their common names
+/// (case-insensitive globs). `os_shell` is the seed's; the others are the names MCP servers
+/// and agent frameworks give the same capability.
+pub const DEFAULT_DANGEROUS_TOOLS: &[&str] = &[
+    "os_shell",
+    "*shell_exec*",
+    "shell",
+    "run_shell*",
+    "bash",
+    "zsh",
+    "sh",
+    "powershell",
+    "pwsh",
+    "cmd",
+    "cmd_exec*",
+    "terminal",
+    "run_in_terminal",
+    "*terminal_exec*",
+    "exec",
+    "exec_command",
+    "execute_command",
+    "run_command",
+    "run_cmd",
+    "system_exec*",
+    "subprocess*",
+    "execute_code",
+    "code_exec*",
+    "run_code",
+    "python_exec*",
+    "run_python",
+    "eval",
+    "ssh_exec*",
+    "remote_exec*",
+    "sentinel_exec",
+    "sentinel_script_run",
+];
+
 impl Default for ToolPolicy {
     fn default() -> Self {
-        ToolPolicy { allow: Vec::new(), deny: Vec::new(), dangerous: vec!["os_shell".to_string()] }
+        ToolPolicy {
+            allow: Vec::new(),
+            deny: Vec::new(),
+            dangerous: DEFAULT_DANGEROUS_TOOLS.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 

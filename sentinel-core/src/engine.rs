@@ -48,7 +48,8 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("builtin:credentials.toml", include_str!("../rules/credentials.toml")),
     ("builtin:pii.toml", include_str!("../rules/pii.toml")),
     ("builtin:injection.toml", include_str!("../rules/injection.toml")),
-    ("builtin:llm.toml", include_str!("../rules/llm.toml")),
+    ("builtin:llm_injection.toml", include_str!("../rules/llm_injection.toml")),
+    ("builtin:llm_content.toml", include_str!("../rules/llm_content.toml")),
     ("builtin:unicode.toml", include_str!("../rules/unicode.toml")),
 ];
 
