@@ -20,9 +20,9 @@ fn event(tool: &str, prompt: &str) -> Event {
 #[test]
 fn actions_are_overridable_per_severity() {
     let mut config = Config::default();
-    config.actions.set(Severity::Medium, Action::Block);
+    config.actions.set(Severity::Low, Action::Block);
     let engine = Engine::builder().config(config).build().unwrap();
-    eqnice!(Action::Block, engine.scan(&event("notes", "sudo make me a sandwich")).action, "medium → block");
+    eqnice!(Action::Block, engine.scan(&event("notes", "sudo make me a sandwich")).action, "low → block");
     let mut config = Config::default();
     config.actions.set(Severity::Critical, Action::Warn);
     let engine = Engine::builder().config(config).build().unwrap();
@@ -41,12 +41,12 @@ fn detector_floor_and_cap_record_the_original_severity() {
     let engine = Engine::builder().config(config).build().unwrap();
     let v = engine.scan(&event("os_shell", "sudo ls"));
     let kw = v.findings.iter().find(|f| &*f.rule == "KW-005").unwrap();
-    eqnice!((Severity::High, Some(Severity::Medium)), (kw.severity, kw.original_severity), "floor");
+    eqnice!((Severity::High, Some(Severity::Low)), (kw.severity, kw.original_severity), "floor");
     let dt = v.findings.iter().find(|f| &*f.rule == "DT-001").unwrap();
     eqnice!((Severity::Medium, Some(Severity::Critical)), (dt.severity, dt.original_severity), "cap");
     eqnice!(Action::Block, v.action, "the floor made the keyword block");
     let json = serde_json::to_value(kw).unwrap();
-    eqnice!("medium", json["original_severity"], "serialised");
+    eqnice!("low", json["original_severity"], "serialised");
 }
 
 #[test]
