@@ -58,9 +58,9 @@ fn each_seed_keyword_is_flagged_as_suspicious() {
         let prompt = format!("please {kw} now");
         let v = engine.scan(&event("notes", &prompt, "ok"));
         assert!(v.has_rule(rule), "{kw}: {:?}", v.findings);
-        // Reported, at a severity that does not warn or block on its own (issue 3).
-        eqnice!((Action::Allow, Some(Severity::Low)), (v.action, v.severity), "{kw}");
         let f = v.findings.iter().find(|f| &*f.rule == rule).unwrap();
+        // Reported, at a severity that does not warn or block on its own (issue 3).
+        eqnice!(Severity::Low, f.severity, "{kw}");
         eqnice!(kw, &prompt[f.span.start..f.span.end], "span of {kw}");
     }
 }
