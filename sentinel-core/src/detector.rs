@@ -117,6 +117,8 @@ pub(crate) enum DetectorImpl {
     ToolPolicy(ToolPolicyDetector),
     /// Prompt and response size limits.
     Oversize(OversizeDetector),
+    /// Adversarial Unicode: its rules are emitted by the engine while building the view.
+    Unicode(DetectorInfo),
     /// A detector registered by the embedder.
     Custom(Box<dyn Detector>),
 }
@@ -127,6 +129,7 @@ impl DetectorImpl {
             DetectorImpl::Pattern(info) => info.clone(),
             DetectorImpl::ToolPolicy(d) => d.info(),
             DetectorImpl::Oversize(d) => d.info(),
+            DetectorImpl::Unicode(info) => info.clone(),
             DetectorImpl::Custom(d) => d.info(),
         }
     }
@@ -143,6 +146,7 @@ impl DetectorImpl {
             DetectorImpl::Pattern(_) => Vec::new(),
             DetectorImpl::ToolPolicy(d) => d.emits(),
             DetectorImpl::Oversize(d) => d.emits(),
+            DetectorImpl::Unicode(_) => UNICODE_RULES.iter().map(|r| r.to_string()).collect(),
             DetectorImpl::Custom(d) => d.emits(),
         }
     }
@@ -157,13 +161,13 @@ impl DetectorImpl {
 
     #[inline]
     pub(crate) fn has_event_check(&self) -> bool {
-        !matches!(self, DetectorImpl::Pattern(_))
+        !matches!(self, DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_))
     }
 
     #[inline]
     pub(crate) fn check_event(&self, event: &Event, out: &mut dyn Emit) {
         match self {
-            DetectorImpl::Pattern(_) => {}
+            DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) => {}
             DetectorImpl::ToolPolicy(d) => d.check_event(event, out),
             DetectorImpl::Oversize(d) => d.check_event(event, out),
             DetectorImpl::Custom(d) => d.check_event(event, out),
@@ -188,6 +192,10 @@ pub const RULE_UNREADABLE: &str = "SYS-001";
 /// Rule: content past the scan cap was not scanned.
 pub const RULE_TRUNCATED: &str = "SYS-002";
 
+/// The rules of the adversarial-Unicode detector, by evasion kind: invisible characters in
+/// words, bidi controls, tag characters, homoglyphs, styled letters.
+pub const UNICODE_RULES: [&str; 5] = ["AU-001", "AU-002", "AU-003", "AU-004", "AU-005"];
+
 /// The built-in detectors for a configuration, in catalogue order.
 pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
     use Profile::Security;
@@ -206,7 +214,13 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
         p("SEC-04", "DataExfiltration", "data_exfiltration", "Data sent, or to be sent, to outside endpoints"),
         p("SEC-05", "Jailbreak", "jailbreak", "Persona and mode prompts that lift the safety policy"),
         p("SEC-23", "PiiLeakage", "pii_leakage", "Personal identifiers"),
-        p("SEC-24", "AdversarialUnicode", "adversarial_unicode", "Invisible, bidi, tag and confusable characters"),
+        DetectorImpl::Unicode(info(
+            "SEC-24",
+            "AdversarialUnicode",
+            "adversarial_unicode",
+            "Invisible, bidi, tag, homoglyph and styled characters used to hide text from filters",
+            Security,
+        )),
         p("SEC-25", "CodeInjection", "code_injection", "Script and HTML injection, template injection, eval payloads"),
         p("SEC-26", "PromptTemplateLeakage", "prompt_template_leakage", "System-prompt extraction and disclosure"),
         p("SEC-31", "VectorRetrievalPoisoning", "retrieval_poisoning", "Instructions hidden in retrieved content"),

@@ -139,6 +139,8 @@ struct Inner {
     matchers: Matchers,
     unreadable_rule: u32,
     truncated_rule: u32,
+    /// The adversarial-Unicode rules, by evasion kind.
+    evasion_rules: [u32; 5],
     pool: Pool<Scratch, ScratchFactory>,
 }
 
@@ -668,6 +670,7 @@ impl Engine {
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
+        let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
         let matchers = Matchers { ac, ac_rule, union, regex_rule, single, ungated };
         let factory = make_factory(id, &matchers, rules.len());
@@ -680,6 +683,7 @@ impl Engine {
             matchers,
             unreadable_rule,
             truncated_rule,
+            evasion_rules,
             pool: Pool::new(factory),
         };
         Ok(Engine { inner: Arc::new(inner) })
@@ -770,6 +774,16 @@ impl Inner {
         };
         let MatchState { view, map, union_cache, patset, single_caches, single_caps, kw_first, touched } = m;
         view.build(text, map);
+        for (kind, hit) in view.evasions().iter().enumerate() {
+            if hit.count > 0 {
+                let r = self.evasion_rules[kind] as usize;
+                if self.rules[r].applies_to_tool(tool) {
+                    let (count, span) = (hit.count, Span { start: hit.start as usize, end: hit.end as usize });
+                    let name = &self.rules[r].reason;
+                    out.push(self, r, None, field, path, span, format_args!("{name}: {count} in {path}"));
+                }
+            }
+        }
         let hay = view.text(text);
         let mx = &self.matchers;
 

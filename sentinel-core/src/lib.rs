@@ -57,7 +57,7 @@ mod verdict;
 pub use config::{Config, DetectorConfig, FailMode, Limits, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS};
 pub use detector::{
     Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_PROMPT_SIZE,
-    RULE_RESPONSE_SIZE, RULE_TOOL_NOT_ALLOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY,
+    RULE_RESPONSE_SIZE, RULE_TOOL_NOT_ALLOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY, UNICODE_RULES,
 };
 pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
 pub use error::{BuildError, Position};

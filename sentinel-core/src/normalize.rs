@@ -1,24 +1,279 @@
-//! The normalised view of a scanned string, with an offset map back to the original.
+//! The normalised view of a scanned string, with an offset map back to the original, and the
+//! evasions seen while building it.
 //!
-//! Matching runs over the view, findings point into the original. The view drops invisible
-//! characters that split words without showing (zero-width space, joiners, word joiner, BOM,
-//! soft hyphen) and lowercases non-ASCII letters; ASCII case is left alone because the matchers
-//! fold it themselves (and case-sensitive secret patterns need it).
+//! Matching runs over the view, findings point into the original. The view:
+//! - drops invisible characters that split words without showing (zero-width space, joiners,
+//!   word joiner, BOM, soft hyphen, LRM/RLM, invisible math operators, variation selectors,
+//!   combining grapheme joiner) and bidi embedding/override/isolate controls;
+//! - decodes Unicode tag characters (U+E0020–U+E007E) into the ASCII they hide;
+//! - folds compatibility forms character by character (NFKC: fullwidth letters, mathematical
+//!   alphanumerics, ligatures, circled letters);
+//! - folds homoglyphs (the UTS #39 confusable skeleton, from the `unicode-security` crate) in
+//!   words that mix Latin letters with confusable letters of another script, and only when the
+//!   prototype is ASCII; a word written wholly in Cyrillic or Greek is left alone;
+//! - lowercases non-ASCII letters. ASCII case is left alone: the matchers fold it themselves,
+//!   and case-sensitive secret patterns need it.
 //!
-//! Cost model: most text needs no change (all ASCII, or non-ASCII without invisible or
-//! upper-case letters) and is its own view: no copy, no map. Otherwise the view text is built
-//! in one pass, and the offset map only when a finding needs a span (rare on benign text).
+//! Cost model: most text needs no change (ASCII, or non-ASCII without any of the above) and is
+//! its own view: no copy, no map. Otherwise the view is built in one pass, and the offset map
+//! only when a finding needs a span, and only as far as that span.
 
-/// True for characters that are dropped from the view.
-#[inline]
-pub(crate) fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+use unicode_normalization::{is_nfkc_quick, IsNormalized};
+use unicode_security::confusable_detection::skeleton;
+use unicode_security::is_potential_mixed_script_confusable_char;
+
+/// The kinds of evasion the view reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evasion {
+    /// An invisible character inside a word.
+    Invisible = 0,
+    /// A bidi embedding, override or isolate control.
+    Bidi = 1,
+    /// Unicode tag characters (hidden ASCII).
+    Tag = 2,
+    /// A word mixing Latin letters with confusable letters of another script.
+    Homoglyph = 3,
+    /// Letters in fullwidth, mathematical or enclosed forms.
+    Compat = 4,
 }
 
-/// True when the view would not keep `c` as it is.
+/// How many evasions of each kind the last build saw, and where the first one was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EvasionHit {
+    pub(crate) count: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+/// Compatibility-folded letters below this count are not reported (a single fullwidth letter
+/// in CJK text is ordinary).
+const COMPAT_REPORT_MIN: u32 = 3;
+
+/// True for characters that are dropped from the view without a trace.
 #[inline]
-fn changes(c: char) -> bool {
-    !c.is_ascii() && (is_invisible(c) || (c.is_alphabetic() && !c.is_lowercase() && c.to_lowercase().ne([c])))
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Bidi embedding, override and isolate controls (Trojan Source).
+#[inline]
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Unicode tag characters.
+#[inline]
+fn is_tag(c: char) -> bool {
+    matches!(c, '\u{E0000}'..='\u{E007F}')
+}
+
+/// Latin letters: ASCII and the Latin blocks.
+#[inline]
+fn is_latin_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || (matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic())
+}
+
+/// Letters of scripts whose letters pass for Latin ones.
+#[inline]
+fn is_confusable_letter(c: char) -> bool {
+    matches!(c, '\u{0370}'..='\u{052F}' | '\u{0531}'..='\u{058F}' | '\u{13A0}'..='\u{13FF}' | '\u{1F00}'..='\u{1FFF}')
+        && c.is_alphabetic()
+        && is_potential_mixed_script_confusable_char(c)
+}
+
+/// Letters in forms that are only styled Latin letters.
+#[inline]
+fn is_styled_letter(c: char) -> bool {
+    matches!(c, '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' | '\u{1D400}'..='\u{1D7FF}' | '\u{24B6}'..='\u{24E9}' | '\u{1F130}'..='\u{1F189}')
+}
+
+/// NFKC leaves `c` alone.
+#[inline]
+fn nfkc_stable(c: char) -> bool {
+    matches!(is_nfkc_quick(std::iter::once(c)), IsNormalized::Yes)
+}
+
+/// Characters that are part of a word for homoglyph analysis.
+#[inline]
+fn is_wordish(c: char) -> bool {
+    c.is_alphanumeric() || is_invisible(c) || is_combining_mark(c)
+}
+
+/// True when the view might not keep `c` as it is.
+#[inline]
+fn might_change(c: char) -> bool {
+    !c.is_ascii()
+        && (is_invisible(c)
+            || is_bidi_control(c)
+            || is_tag(c)
+            || is_confusable_letter(c)
+            || (c.is_alphabetic() && !c.is_lowercase() && c.to_lowercase().ne([c]))
+            || !nfkc_stable(c))
+}
+
+/// Receives the view, one output character at a time, with the original span it came from.
+trait Sink {
+    fn push(&mut self, start: u32, end: u32, c: char);
+    /// Checked after each unit (a word or a character): stop early.
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+/// The normaliser. Emits the view of `text[from..]` unit by unit into `sink`, recording
+/// evasions when `evasions` is given; returns the offset where it stopped (a unit boundary).
+fn normalize(text: &str, from: usize, sink: &mut impl Sink, mut evasions: Option<&mut [EvasionHit; 5]>) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    let mut styled = 0u32;
+    while i < text.len() {
+        let b = bytes[i];
+        if b.is_ascii() && !b.is_ascii_alphanumeric() {
+            sink.push(i as u32, i as u32 + 1, b as char);
+            i += 1;
+            if sink.full() {
+                break;
+            }
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else { break };
+        if !is_wordish(c) {
+            emit(i, c, false, sink, evasions.as_deref_mut(), &mut styled);
+            i += c.len_utf8();
+        } else {
+            // A word: decide homoglyph folding for the whole word first.
+            let mut end = i;
+            let (mut latin, mut confusable) = (false, false);
+            for (k, d) in text[i..].char_indices() {
+                if !is_wordish(d) {
+                    break;
+                }
+                end = i + k + d.len_utf8();
+                latin |= is_latin_letter(d);
+                confusable |= is_confusable_letter(d);
+            }
+            let fold = latin && confusable;
+            if fold {
+                note(evasions.as_deref_mut(), Evasion::Homoglyph, i, end);
+            }
+            let mut k = i;
+            while k < end {
+                let Some(d) = text[k..].chars().next() else { break };
+                if is_invisible(d) && d != '\u{FEFF}' {
+                    // Inside a word between letters or digits: splitting it to dodge matching.
+                    let prev = text[i..k].chars().rev().find(|x| !is_invisible(*x));
+                    let next = text[k + d.len_utf8()..end].chars().find(|x| !is_invisible(*x));
+                    if prev.is_some_and(|x| x.is_alphanumeric())
+                        && next.is_some_and(|x| x.is_alphanumeric())
+                        && !d.is_variation_selector()
+                    {
+                        let joiner_in_script = matches!(d, '\u{200C}' | '\u{200D}')
+                            && !(prev.is_some_and(is_latin_letter) || next.is_some_and(is_latin_letter));
+                        if !joiner_in_script {
+                            note(evasions.as_deref_mut(), Evasion::Invisible, k, k + d.len_utf8());
+                        }
+                    }
+                }
+                emit(k, d, fold, sink, evasions.as_deref_mut(), &mut styled);
+                k += d.len_utf8();
+            }
+            i = end;
+        }
+        if sink.full() {
+            break;
+        }
+    }
+    if let Some(ev) = evasions {
+        if styled < COMPAT_REPORT_MIN {
+            ev[Evasion::Compat as usize] = EvasionHit::default();
+        }
+    }
+    i
+}
+
+trait VariationSelector {
+    fn is_variation_selector(self) -> bool;
+}
+
+impl VariationSelector for char {
+    fn is_variation_selector(self) -> bool {
+        matches!(self, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+    }
+}
+
+fn note(evasions: Option<&mut [EvasionHit; 5]>, kind: Evasion, start: usize, end: usize) {
+    if let Some(ev) = evasions {
+        let hit = &mut ev[kind as usize];
+        if hit.count == 0 {
+            hit.start = start as u32;
+            hit.end = end as u32;
+        }
+        hit.count += 1;
+    }
+}
+
+/// Emits the view of one character at `at`.
+fn emit(
+    at: usize,
+    c: char,
+    fold: bool,
+    sink: &mut impl Sink,
+    evasions: Option<&mut [EvasionHit; 5]>,
+    styled: &mut u32,
+) {
+    let start = at as u32;
+    let end = (at + c.len_utf8()) as u32;
+    if c.is_ascii() {
+        sink.push(start, end, c);
+        return;
+    }
+    if is_invisible(c) {
+        return;
+    }
+    if is_bidi_control(c) {
+        note(evasions, Evasion::Bidi, at, end as usize);
+        return;
+    }
+    if is_tag(c) {
+        note(evasions, Evasion::Tag, at, end as usize);
+        if let Some(ascii) = char::from_u32(c as u32 - 0xE0000).filter(|a| (' '..='~').contains(a)) {
+            sink.push(start, end, ascii);
+        }
+        return;
+    }
+    if fold && is_confusable_letter(c) {
+        let mut utf8 = [0u8; 4];
+        let one = c.encode_utf8(&mut utf8);
+        if skeleton(one).all(|p| p.is_ascii_alphanumeric()) {
+            for p in skeleton(one) {
+                sink.push(start, end, p);
+            }
+            return;
+        }
+    }
+    if !nfkc_stable(c) {
+        if is_styled_letter(c) {
+            // Counted always; the report is dropped at the end when there are too few.
+            *styled += 1;
+            note(evasions, Evasion::Compat, at, end as usize);
+        }
+        decompose_compatible(c, |d| {
+            if d.is_ascii() {
+                sink.push(start, end, d);
+            } else {
+                for l in d.to_lowercase() {
+                    sink.push(start, end, l);
+                }
+            }
+        });
+        return;
+    }
+    for l in c.to_lowercase() {
+        sink.push(start, end, l);
+    }
 }
 
 /// A reusable normalised view (lives in the scratch; its buffers keep their capacity).
@@ -26,48 +281,34 @@ fn changes(c: char) -> bool {
 pub(crate) struct View {
     buf: String,
     identity: bool,
-    /// How many invisible characters the last build dropped.
-    removed: usize,
+    evasions: [EvasionHit; 5],
 }
 
-/// The offset map of a [`View`], built on demand and only as far as the furthest span asked
-/// for (kept apart from the view so that the view's text can stay borrowed while spans are
-/// mapped).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct OffsetMap {
-    /// For each byte of the view mapped so far: the original start of its character.
-    starts: Vec<u32>,
-    /// For each byte of the view mapped so far: the original end of its character.
-    ends: Vec<u32>,
-    /// How far into the original text the map has been built.
-    done: usize,
+struct TextSink<'a>(&'a mut String);
+
+impl Sink for TextSink<'_> {
+    #[inline]
+    fn push(&mut self, _start: u32, _end: u32, c: char) {
+        self.0.push(c);
+    }
 }
 
 impl View {
     /// Builds the view of `text` (at most `u32::MAX` bytes: the scan cap ensures it).
     pub(crate) fn build(&mut self, text: &str, map: &mut OffsetMap) {
-        self.removed = 0;
+        self.evasions = [EvasionHit::default(); 5];
         map.starts.clear();
         map.ends.clear();
         map.done = 0;
-        // Find the first character the view changes; before it, the view is the text itself.
-        let first = if text.is_ascii() { None } else { text.char_indices().find(|&(_, c)| changes(c)) };
-        let Some((at, _)) = first else {
+        if text.is_ascii() || !text.chars().any(might_change) {
             self.identity = true;
             return;
-        };
-        self.identity = false;
-        self.buf.clear();
-        self.buf.push_str(&text[..at]);
-        for c in text[at..].chars() {
-            if c.is_ascii() {
-                self.buf.push(c);
-            } else if is_invisible(c) {
-                self.removed += 1;
-            } else {
-                self.buf.extend(c.to_lowercase());
-            }
         }
+        self.buf.clear();
+        normalize(text, 0, &mut TextSink(&mut self.buf), Some(&mut self.evasions));
+        // Characters that only might have changed (a Cyrillic word on its own) leave the text
+        // as it is: then the text is its own view after all.
+        self.identity = self.buf == text;
     }
 
     /// The view's text; `original` must be the text the view was built from.
@@ -80,38 +321,45 @@ impl View {
         }
     }
 
-    /// How many invisible characters were dropped.
-    #[allow(dead_code)]
-    pub(crate) fn removed_invisible(&self) -> usize {
-        self.removed
+    /// The evasions the last build saw, by [`Evasion`] kind.
+    pub(crate) fn evasions(&self) -> &[EvasionHit; 5] {
+        &self.evasions
+    }
+}
+
+/// The offset map of a [`View`], built on demand and only as far as the furthest span asked
+/// for (kept apart from the view so that the view's text can stay borrowed while spans are
+/// mapped).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OffsetMap {
+    /// For each byte of the view mapped so far: the original start of its character.
+    starts: Vec<u32>,
+    /// For each byte of the view mapped so far: the original end of its character.
+    ends: Vec<u32>,
+    /// How far into the original text the map has been built (a unit boundary).
+    done: usize,
+}
+
+struct MapSink<'a> {
+    map: &'a mut OffsetMap,
+    want: usize,
+}
+
+impl Sink for MapSink<'_> {
+    #[inline]
+    fn push(&mut self, start: u32, end: u32, c: char) {
+        for _ in 0..c.len_utf8() {
+            self.map.starts.push(start);
+            self.map.ends.push(end);
+        }
+    }
+    #[inline]
+    fn full(&self) -> bool {
+        self.map.starts.len() >= self.want
     }
 }
 
 impl OffsetMap {
-    /// Extends the map until it covers `view_len` bytes of the view (or all of `text`).
-    fn extend_to(&mut self, text: &str, view_len: usize) {
-        let mut utf8 = [0u8; 4];
-        let base = self.done;
-        let mut chars = text[base..].char_indices();
-        while self.starts.len() < view_len {
-            let Some((offset, c)) = chars.next() else { break };
-            let start = (base + offset) as u32;
-            let end = start + c.len_utf8() as u32;
-            if c.is_ascii() {
-                self.starts.push(start);
-                self.ends.push(end);
-            } else if !is_invisible(c) {
-                for lc in c.to_lowercase() {
-                    for _ in 0..lc.encode_utf8(&mut utf8).len() {
-                        self.starts.push(start);
-                        self.ends.push(end);
-                    }
-                }
-            }
-            self.done = end as usize;
-        }
-    }
-
     /// Maps a byte span of the view to the span of the original characters it came from
     /// (always on character boundaries of the original). `original` must be the text the view
     /// was built from.
@@ -120,7 +368,11 @@ impl OffsetMap {
         if view.identity {
             return (start, end);
         }
-        self.extend_to(original, end.max(start + 1));
+        let want = end.max(start + 1);
+        if self.starts.len() < want && self.done < original.len() {
+            let from = self.done;
+            self.done = normalize(original, from, &mut MapSink { map: self, want }, None);
+        }
         if start >= end || end > self.starts.len() {
             // Only an empty or out-of-range span lands here; clamp to a valid position.
             let at = self.starts.get(start).copied().unwrap_or(original.len() as u32);
@@ -141,42 +393,102 @@ mod tests {
         (v, m)
     }
 
+    fn normalized(text: &str) -> String {
+        let (v, _) = view(text);
+        v.text(text).to_string()
+    }
+
+    fn hits(text: &str, kind: Evasion) -> u32 {
+        view(text).0.evasions()[kind as usize].count
+    }
+
     #[test]
     fn ascii_and_unchanged_unicode_are_identity() {
-        for text in ["Ignore Instructions", "日本語のドキュメント", "привет мир", "naïve café"] {
+        for text in ["Ignore Instructions", "日本語のドキュメント", "привет мир", "naïve café", "مرحبا بالعالم"]
+        {
             let (v, mut m) = view(text);
             assert!(v.identity, "{text}");
             assert_eq!(v.text(text), text);
             assert_eq!(m.original_span(&v, text, 0, 3), (0, 3));
+            assert_eq!(v.evasions(), &[EvasionHit::default(); 5], "{text}");
         }
     }
 
     #[test]
-    fn zero_width_is_dropped_and_spans_map_back() {
+    fn zero_width_is_dropped_reported_and_spans_map_back() {
         let text = "ig\u{200B}nore in\u{00AD}structions";
         let (v, mut m) = view(text);
         assert_eq!(v.text(text), "ignore instructions");
+        assert_eq!(v.evasions()[Evasion::Invisible as usize].count, 2);
         let (s, e) = m.original_span(&v, text, 0, 19);
         assert_eq!(&text[s..e], text);
-        assert_eq!(v.removed_invisible(), 2);
         let (s, e) = m.original_span(&v, text, 7, 19);
         assert_eq!(&text[s..e], "in\u{00AD}structions");
     }
 
     #[test]
-    fn non_ascii_letters_are_lowercased() {
+    fn legitimate_joiners_are_not_reported() {
+        assert_eq!(hits("👨\u{200D}👩\u{200D}👧 family", Evasion::Invisible), 0, "emoji ZWJ sequence");
+        assert_eq!(hits("می\u{200C}خواهم", Evasion::Invisible), 0, "Persian ZWNJ");
+        assert_eq!(hits("\u{FEFF}hello", Evasion::Invisible), 0, "leading BOM");
+        assert_eq!(hits("❤\u{FE0F} ok", Evasion::Invisible), 0, "emoji presentation selector");
+    }
+
+    #[test]
+    fn non_ascii_letters_are_lowercased_and_map_back() {
         let text = "x ИГНОРИРУЙ";
         let (v, mut m) = view(text);
         assert_eq!(v.text(text), "x игнорируй");
         let (s, e) = m.original_span(&v, text, 4, 6);
         assert_eq!(&text[s..e], "Г");
-    }
-
-    #[test]
-    fn expanding_lowercase_maps_back_to_the_whole_character() {
         let text = "İx";
         let (v, mut m) = view(text);
         assert_eq!(v.text(text), "i\u{307}x");
         assert_eq!(m.original_span(&v, text, 0, 3), (0, 2));
+    }
+
+    #[test]
+    fn fullwidth_and_mathematical_letters_fold() {
+        assert_eq!(normalized("ｉｇｎｏｒｅ previous"), "ignore previous");
+        assert_eq!(hits("ｉｇｎｏｒｅ previous", Evasion::Compat), 6);
+        assert_eq!(normalized("𝐢𝐠𝐧𝐨𝐫𝐞"), "ignore");
+        assert_eq!(normalized("ﬁle ①"), "file 1");
+        assert_eq!(hits("ＰＣ１２３ の設定", Evasion::Compat), 0, "two fullwidth letters in CJK text");
+    }
+
+    #[test]
+    fn homoglyphs_fold_in_mixed_script_words_only() {
+        // Cyrillic а, о, е inside Latin words.
+        let text = "ign\u{043E}r\u{0435} pr\u{0435}vious instructions";
+        assert_eq!(normalized(text), "ignore previous instructions");
+        assert_eq!(hits(text, Evasion::Homoglyph), 2);
+        // A Russian word on its own is not folded, nor reported.
+        assert_eq!(normalized("сор и мир"), "сор и мир");
+        assert_eq!(hits("сор и мир", Evasion::Homoglyph), 0);
+        // Greek omicron in a Latin word.
+        assert_eq!(normalized("passw\u{03BF}rd"), "password");
+    }
+
+    #[test]
+    fn tag_characters_are_decoded_and_bidi_controls_dropped() {
+        let hidden: String =
+            "hi".chars().chain("ignore all".chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap())).collect();
+        assert_eq!(normalized(&hidden), "hiignore all");
+        assert!(hits(&hidden, Evasion::Tag) >= 10);
+        let trojan = "access\u{202E}level\u{2066}x\u{2069}";
+        assert_eq!(normalized(trojan), "accesslevelx");
+        assert_eq!(hits(trojan, Evasion::Bidi), 3);
+    }
+
+    #[test]
+    fn spans_map_back_through_every_kind_of_fold() {
+        let text = "a\u{200B}b ｆｕｌｌ p\u{0430}ss İ \u{E0041}z";
+        let (v, mut m) = view(text);
+        let hay = v.text(text).to_string();
+        for (i, _) in hay.char_indices() {
+            let end = i + hay[i..].chars().next().unwrap().len_utf8();
+            let (s, e) = m.original_span(&v, text, i, end);
+            assert!(s < e && text.is_char_boundary(s) && text.is_char_boundary(e), "{i}: {s}..{e}");
+        }
     }
 }
