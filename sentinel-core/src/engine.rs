@@ -6,6 +6,7 @@
 //! scratch is warm, does not touch the heap.
 
 use crate::config::{Config, FailMode};
+use crate::decode;
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
@@ -716,6 +717,8 @@ fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
             single_caps: (0..nsingle).map(|_| None).collect(),
             kw_first: vec![NO_HIT; nrules],
             touched: Vec::new(),
+            decoded: Default::default(),
+            decoded_bytes: Default::default(),
         },
         path: String::new(),
         out: Findings::default(),
@@ -772,15 +775,85 @@ impl Inner {
         } else {
             full
         };
-        let MatchState { view, map, union_cache, patset, single_caches, single_caps, kw_first, touched } = m;
+        self.scan_layer(m, out, tool, field, path, text, None, 0);
+    }
+
+    /// Scans one layer of a string: the string itself (depth 0), or a segment of it decoded
+    /// from base64, percent-encoding, … (`origin` is then the encoded segment of the original
+    /// string, and findings point at it). Then decodes the layer's own encoded segments and
+    /// scans them, to `MAX_DECODE_DEPTH`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_layer(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &str,
+        text: &str,
+        origin: Option<Origin>,
+        depth: usize,
+    ) {
+        self.match_layer(m, out, tool, field, path, text, origin);
+        if depth >= MAX_DECODE_DEPTH || text.len() < 8 {
+            return;
+        }
+        let mut segments = [None; decode::MAX_SEGMENTS];
+        let mut n = 0;
+        decode::segments(text, |s| {
+            segments[n] = Some(s);
+            n += 1;
+        });
+        for segment in segments.into_iter().flatten() {
+            let mut decoded = std::mem::take(&mut m.decoded[depth]);
+            let mut bytes = std::mem::take(&mut m.decoded_bytes[depth]);
+            if decode::decode(text, segment, &mut bytes, &mut decoded) {
+                let origin = origin.unwrap_or(Origin {
+                    span: Span { start: segment.start, end: segment.end },
+                    encoding: segment.encoding,
+                });
+                self.scan_layer(m, out, tool, field, path, &decoded, Some(origin), depth + 1);
+            }
+            m.decoded[depth] = decoded;
+            m.decoded_bytes[depth] = bytes;
+        }
+    }
+
+    /// One Aho-Corasick pass and at most one regex-union pass over the view of `text`.
+    #[allow(clippy::too_many_arguments)]
+    fn match_layer(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &str,
+        text: &str,
+        origin: Option<Origin>,
+    ) {
+        let MatchState { view, map, union_cache, patset, single_caches, single_caps, kw_first, touched, .. } = m;
         view.build(text, map);
         for (kind, hit) in view.evasions().iter().enumerate() {
             if hit.count > 0 {
                 let r = self.evasion_rules[kind] as usize;
-                if self.rules[r].applies_to_tool(tool) {
-                    let (count, span) = (hit.count, Span { start: hit.start as usize, end: hit.end as usize });
+                if self.rules[r].applies_to_tool(tool) && !(origin.is_some() && out.has(&self.rules[r].id, path)) {
+                    let count = hit.count;
                     let name = &self.rules[r].reason;
-                    out.push(self, r, None, field, path, span, format_args!("{name}: {count} in {path}"));
+                    match origin {
+                        None => {
+                            let span = Span { start: hit.start as usize, end: hit.end as usize };
+                            out.push(self, r, None, field, path, span, format_args!("{name}: {count} in {path}"));
+                        }
+                        Some(o) => out.push(
+                            self,
+                            r,
+                            None,
+                            field,
+                            path,
+                            o.span,
+                            format_args!("{name}: {count} in {} text of {path}", o.encoding.as_str()),
+                        ),
+                    }
                 }
             }
         }
@@ -839,7 +912,7 @@ impl Inner {
                     if rule.is_allowed_value(value_text) {
                         continue;
                     }
-                    self.fire(view, map, out, tool, field, path, text, r, span);
+                    self.fire(view, map, out, tool, field, path, text, r, span, origin);
                 }
                 patset.clear();
             }
@@ -850,7 +923,7 @@ impl Inner {
             let r = r as usize;
             if self.rules[r].regex.is_none() {
                 let (s, e) = kw_first[r];
-                self.fire(view, map, out, tool, field, path, text, r, (s as usize, e as usize));
+                self.fire(view, map, out, tool, field, path, text, r, (s as usize, e as usize), origin);
             }
             kw_first[r] = NO_HIT;
         }
@@ -870,20 +943,40 @@ impl Inner {
         text: &str,
         r: usize,
         span: (usize, usize),
+        origin: Option<Origin>,
     ) {
         let rule = &self.rules[r];
         if !rule.applies_to_tool(tool) {
             return;
         }
-        let (start, end) = map.original_span(view, text, span.0, span.1);
-        let span = Span { start, end };
+        if origin.is_some() && out.has(&rule.id, path) {
+            return; // already found in the layer above
+        }
+        let span = match origin {
+            None => {
+                let (start, end) = map.original_span(view, text, span.0, span.1);
+                Span { start, end }
+            }
+            Some(o) => o.span,
+        };
         let hit = Hit { rule: &rule.id, field, path, text, span, tool };
         let severity = match self.detectors[rule.detector].imp.judge(&hit) {
             Judgement::Accept => None,
             Judgement::Severity(s) => Some(s),
             Judgement::Reject => return,
         };
-        out.push(self, r, severity, field, path, span, format_args!("{}", rule.reason));
+        match origin {
+            None => out.push(self, r, severity, field, path, span, format_args!("{}", rule.reason)),
+            Some(o) => out.push(
+                self,
+                r,
+                severity,
+                field,
+                path,
+                span,
+                format_args!("{} (in {} text)", rule.reason, o.encoding.as_str()),
+            ),
+        }
     }
 }
 
@@ -960,7 +1053,20 @@ struct MatchState {
     kw_first: Vec<(u32, u32)>,
     /// Rules with a keyword hit in the current string.
     touched: Vec<u32>,
+    /// Decoded text, one buffer per decoding depth.
+    decoded: [String; MAX_DECODE_DEPTH],
+    decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
 }
+
+/// Where a decoded layer came from: the encoded segment of the original string.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    span: Span,
+    encoding: decode::Encoding,
+}
+
+/// How many times a string is decoded at the most (base64 inside percent-encoding is depth 2).
+const MAX_DECODE_DEPTH: usize = 2;
 
 /// The verdict being built, and a pool of finding buffers to reuse.
 #[derive(Default)]
@@ -971,6 +1077,11 @@ struct Findings {
 }
 
 impl Findings {
+    /// A finding of `rule` at `path` is already in the verdict.
+    fn has(&self, rule: &str, path: &str) -> bool {
+        self.verdict.findings.iter().any(|f| &*f.rule == rule && f.path == path)
+    }
+
     fn reset(&mut self, context: &EventContext) {
         // Reversed, so that `pop` hands finding i the buffer finding i had last time: each
         // buffer then only ever grows to the largest text seen at its index.

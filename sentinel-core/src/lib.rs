@@ -42,6 +42,7 @@
 //! ```
 
 mod config;
+mod decode;
 mod detector;
 mod engine;
 mod error;

@@ -21,7 +21,6 @@
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_normalization::{is_nfkc_quick, IsNormalized};
 use unicode_security::confusable_detection::skeleton;
-use unicode_security::is_potential_mixed_script_confusable_char;
 
 /// The kinds of evasion the view reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +75,66 @@ fn is_latin_letter(c: char) -> bool {
     c.is_ascii_alphabetic() || (matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic())
 }
 
-/// Letters of scripts whose letters pass for Latin ones.
+/// Letters of the scripts whose letters pass for Latin ones (Greek, Cyrillic, Armenian,
+/// Cherokee).
 #[inline]
-fn is_confusable_letter(c: char) -> bool {
+fn in_confusable_script(c: char) -> bool {
     matches!(c, '\u{0370}'..='\u{052F}' | '\u{0531}'..='\u{058F}' | '\u{13A0}'..='\u{13FF}' | '\u{1F00}'..='\u{1FFF}')
         && c.is_alphabetic()
-        && is_potential_mixed_script_confusable_char(c)
+}
+
+/// A letter of such a script whose confusable prototype is ASCII (Cyrillic а, і, ԁ; Greek ο).
+#[inline]
+fn is_confusable_letter(c: char) -> bool {
+    in_confusable_script(c) && ascii_prototype(c)
+}
+
+/// Latin-script letters that pass for ASCII ones and belong to no European orthography (IPA
+/// and small capitals), plus dotless ı outside Turkish text.
+#[inline]
+fn is_lookalike_latin(c: char, turkish: bool) -> bool {
+    matches!(c, '\u{0251}' | '\u{0261}' | '\u{0269}' | '\u{026A}' | '\u{028F}' | '\u{0237}' | '\u{1D00}'..='\u{1D22}')
+        || (c == '\u{0131}' && !turkish)
+}
+
+/// What the whole string says about how to read its words.
+#[derive(Clone, Copy, Debug, Default)]
+struct Context {
+    /// Most letters are Latin: a word of look-alike letters of another script is an evasion.
+    latin_dominant: bool,
+    /// Turkish letters occur: dotless ı is a letter, not a look-alike.
+    turkish: bool,
+}
+
+impl Context {
+    fn of(text: &str) -> Context {
+        let (mut latin, mut other, mut turkish) = (0usize, 0usize, false);
+        for c in text.chars() {
+            if c.is_ascii_alphabetic() || is_latin_letter(c) {
+                latin += 1;
+            } else if c.is_alphabetic() {
+                other += 1;
+            }
+            turkish |= matches!(c, 'ş' | 'Ş' | 'ğ' | 'Ğ' | 'İ');
+        }
+        Context { latin_dominant: latin >= 8 && other * 5 <= latin, turkish }
+    }
+}
+
+/// The ASCII prototype of a look-alike letter, when it has one of one or more ASCII
+/// alphanumerics (UTS #39 skeleton).
+#[inline]
+fn ascii_prototype(c: char) -> bool {
+    let mut utf8 = [0u8; 4];
+    let one = c.encode_utf8(&mut utf8);
+    let mut any = false;
+    for p in skeleton(one) {
+        if !p.is_ascii_alphanumeric() {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Letters in forms that are only styled Latin letters.
@@ -109,7 +162,8 @@ fn might_change(c: char) -> bool {
         && (is_invisible(c)
             || is_bidi_control(c)
             || is_tag(c)
-            || is_confusable_letter(c)
+            || in_confusable_script(c)
+            || is_lookalike_latin(c, false)
             || (c.is_alphabetic() && !c.is_lowercase() && c.to_lowercase().ne([c]))
             || !nfkc_stable(c))
 }
@@ -125,7 +179,13 @@ trait Sink {
 
 /// The normaliser. Emits the view of `text[from..]` unit by unit into `sink`, recording
 /// evasions when `evasions` is given; returns the offset where it stopped (a unit boundary).
-fn normalize(text: &str, from: usize, sink: &mut impl Sink, mut evasions: Option<&mut [EvasionHit; 5]>) -> usize {
+fn normalize(
+    text: &str,
+    from: usize,
+    ctx: Context,
+    sink: &mut impl Sink,
+    mut evasions: Option<&mut [EvasionHit; 5]>,
+) -> usize {
     let bytes = text.as_bytes();
     let mut i = from;
     let mut styled = 0u32;
@@ -141,21 +201,68 @@ fn normalize(text: &str, from: usize, sink: &mut impl Sink, mut evasions: Option
         }
         let Some(c) = text[i..].chars().next() else { break };
         if !is_wordish(c) {
+            if c == '\u{FF1C}' {
+                // A fullwidth `<` opening a tag (`＜script`, `＜/`, `＜!`): markup in disguise.
+                let next = text[i + c.len_utf8()..].chars().next();
+                if next.is_some_and(|n| {
+                    n.is_ascii_alphabetic() || is_styled_letter(n) || matches!(n, '/' | '!' | '\u{FF0F}' | '\u{FF01}')
+                }) {
+                    styled += COMPAT_REPORT_MIN;
+                    note(evasions.as_deref_mut(), Evasion::Compat, i, i + c.len_utf8());
+                }
+            }
             emit(i, c, false, sink, evasions.as_deref_mut(), &mut styled);
             i += c.len_utf8();
         } else {
-            // A word: decide homoglyph folding for the whole word first.
+            // A word: decide homoglyph folding for the whole word first. Fold when every
+            // look-alike letter has an ASCII prototype and no other foreign letter is there,
+            // and the word is an evasion by its shape:
+            // - Latin look-alikes (ɑ, small capitals, dotless ı in a word of ASCII letters):
+            //   no orthography writes English words with them;
+            // - letters of another script mixed with Latin letters in one word;
+            // - a word wholly of look-alikes, glued to code or shell syntax in mostly-Latin text
+            //   (`іԁ` in backticks, `&&іԁ`): a foreign word standing between spaces is left alone.
             let mut end = i;
-            let (mut latin, mut confusable) = (false, false);
+            let (mut ascii_latin, mut foreign_latin, mut script_look, mut latin_look, mut other) =
+                (false, false, false, false, false);
+            let mut all_ascii_protos = true;
             for (k, d) in text[i..].char_indices() {
                 if !is_wordish(d) {
                     break;
                 }
                 end = i + k + d.len_utf8();
-                latin |= is_latin_letter(d);
-                confusable |= is_confusable_letter(d);
+                if d.is_ascii_alphabetic() {
+                    ascii_latin = true;
+                } else if is_lookalike_latin(d, ctx.turkish) {
+                    latin_look = true;
+                    all_ascii_protos &= ascii_prototype(d);
+                } else if in_confusable_script(d) {
+                    if ascii_prototype(d) {
+                        script_look = true;
+                    } else {
+                        other = true;
+                    }
+                } else if is_latin_letter(d) {
+                    foreign_latin = true;
+                } else if d.is_alphabetic() {
+                    other = true;
+                }
             }
-            let fold = latin && confusable;
+            let glued = |x: Option<char>| {
+                x.is_some_and(|x| {
+                    matches!(
+                        x,
+                        '`' | '&' | ';' | '|' | '$' | '=' | '\'' | '"' | '<' | '>' | '/' | '\\' | '{' | '}' | '[' | ']'
+                    )
+                })
+            };
+            let is_glued = glued(text[..i].chars().next_back()) || glued(text[end..].chars().next());
+            let latin_look = latin_look && !foreign_latin;
+            let fold = all_ascii_protos
+                && !other
+                && ((latin_look && !script_look)
+                    || (script_look
+                        && (ascii_latin || foreign_latin || latin_look || (is_glued && ctx.latin_dominant))));
             if fold {
                 note(evasions.as_deref_mut(), Evasion::Homoglyph, i, end);
             }
@@ -224,6 +331,7 @@ fn emit(
     evasions: Option<&mut [EvasionHit; 5]>,
     styled: &mut u32,
 ) {
+    let lookalike = fold && (is_confusable_letter(c) || is_lookalike_latin(c, false));
     let start = at as u32;
     let end = (at + c.len_utf8()) as u32;
     if c.is_ascii() {
@@ -244,7 +352,7 @@ fn emit(
         }
         return;
     }
-    if fold && is_confusable_letter(c) {
+    if lookalike {
         let mut utf8 = [0u8; 4];
         let one = c.encode_utf8(&mut utf8);
         if skeleton(one).all(|p| p.is_ascii_alphanumeric()) {
@@ -282,6 +390,7 @@ pub(crate) struct View {
     buf: String,
     identity: bool,
     evasions: [EvasionHit; 5],
+    ctx: Context,
 }
 
 struct TextSink<'a>(&'a mut String);
@@ -305,7 +414,8 @@ impl View {
             return;
         }
         self.buf.clear();
-        normalize(text, 0, &mut TextSink(&mut self.buf), Some(&mut self.evasions));
+        self.ctx = Context::of(text);
+        normalize(text, 0, self.ctx, &mut TextSink(&mut self.buf), Some(&mut self.evasions));
         // Characters that only might have changed (a Cyrillic word on its own) leave the text
         // as it is: then the text is its own view after all.
         self.identity = self.buf == text;
@@ -371,7 +481,7 @@ impl OffsetMap {
         let want = end.max(start + 1);
         if self.starts.len() < want && self.done < original.len() {
             let from = self.done;
-            self.done = normalize(original, from, &mut MapSink { map: self, want }, None);
+            self.done = normalize(original, from, view.ctx, &mut MapSink { map: self, want }, None);
         }
         if start >= end || end > self.starts.len() {
             // Only an empty or out-of-range span lands here; clamp to a valid position.
@@ -454,6 +564,9 @@ mod tests {
         assert_eq!(normalized("𝐢𝐠𝐧𝐨𝐫𝐞"), "ignore");
         assert_eq!(normalized("ﬁle ①"), "file 1");
         assert_eq!(hits("ＰＣ１２３ の設定", Evasion::Compat), 0, "two fullwidth letters in CJK text");
+        assert!(hits("paste ＜ｕ onbeforecopy=alert(1)>", Evasion::Compat) > 0, "fullwidth tag opener");
+        assert_eq!(normalized("＜ｕ onbeforecopy"), "<u onbeforecopy");
+        assert_eq!(hits("＜注意＞ 日本語", Evasion::Compat), 0, "fullwidth brackets in Japanese prose");
     }
 
     #[test]
@@ -467,6 +580,34 @@ mod tests {
         assert_eq!(hits("сор и мир", Evasion::Homoglyph), 0);
         // Greek omicron in a Latin word.
         assert_eq!(normalized("passw\u{03BF}rd"), "password");
+        // Latin look-alikes (dotless i, Latin alpha) in English words.
+        assert_eq!(normalized("d\u{0131}sable pol\u{0131}cy and byp\u{0251}ss"), "disable policy and bypass");
+        // But dotless ı in Turkish text is a letter.
+        assert_eq!(normalized("Işık ılık ve güzel, şimdi"), "Işık ılık ve güzel, şimdi");
+        // An all-Cyrillic look-alike word inside mostly-Latin text.
+        let text = "git clone https://github.com/acme/site.git`\u{0456}\u{0501}`";
+        assert_eq!(normalized(text), "git clone https://github.com/acme/site.git`id`");
+        assert_eq!(hits(text, Evasion::Homoglyph), 1);
+        // Foreign words between spaces are left alone, even in mostly-Latin text.
+        for text in [
+            "Address: ΡΙΑ 12, Athens, Greece, see the office there",
+            "the word είναι means is, in the Greek docs",
+            "Turkish word çaydanlık in an English sentence here",
+        ] {
+            assert_eq!(hits(text, Evasion::Homoglyph), 0, "{text}");
+        }
+        assert_eq!(
+            normalized("{\"input\": \"\u{0430};id;\", \"format\": \"pdf\"}"),
+            "{\"input\": \"a;id;\", \"format\": \"pdf\"}"
+        );
+        // Greek letters without an ASCII prototype (F-beta, a garbled name) are left alone.
+        for text in [
+            "the F\u{03B2} score of the model",
+            "n\u{03C6}\u{03BB}\u{03B1}\u{03BC}\u{03BF}\u{03C5}",
+            "\u{03B1}c\u{03C4}\u{00B5}\u{03B1}lly",
+        ] {
+            assert_eq!(hits(text, Evasion::Homoglyph), 0, "{text}");
+        }
     }
 
     #[test]
