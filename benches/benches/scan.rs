@@ -9,7 +9,8 @@
 //!   (tool name, prompt, response, `metadata.arguments`). Inputs are the benign and malicious
 //!   events of about 256 B, 4 KB and 64 KB of `sentinel_benches::inputs`; ids read
 //!   `scan/<pack>/<engine>/<mix>-<size>`.
-//! - Packs: `builtin`, the built-in pack (`Engine::new()`), and `synthetic1000`, the 1,000
+//! - Packs: `seed`, the rules of shared/seeds/001 alone (`sentinel_core::SEED_PACK`);
+//!   `builtin`, the full built-in pack (`Engine::new()`); and `synthetic1000`, the 1,000
 //!   generated rules of `sentinel_benches::synthetic` alone (`without_builtin_rules`).
 //! - `build/<pack>`: `Engine` build time (parse, compile every rule, build the automata) and
 //!   `RegexSet` build time for each pack. The lazy DFAs fill in during the first scans, which
@@ -36,6 +37,15 @@ fn builtin() -> Engine {
     Engine::new().expect("the built-in pack builds")
 }
 
+/// The rules of shared/seeds/001 alone: the baseline the full pack is measured against.
+fn seed() -> Engine {
+    Engine::builder()
+        .without_builtin_rules()
+        .rules_toml("seed", sentinel_core::SEED_PACK)
+        .build()
+        .expect("the seed pack builds")
+}
+
 fn synthetic_toml() -> String {
     synthetic::pack_toml(&synthetic::rules(synthetic::RULES))
 }
@@ -48,8 +58,11 @@ fn synthetic_from(toml: &str) -> Engine {
     synthetic::engine(toml).expect("the synthetic pack builds")
 }
 
-const PACKS: [PackDef; 2] =
-    [PackDef { name: "builtin", build: builtin }, PackDef { name: "synthetic1000", build: synthetic1000 }];
+const PACKS: [PackDef; 3] = [
+    PackDef { name: "seed", build: seed },
+    PackDef { name: "builtin", build: builtin },
+    PackDef { name: "synthetic1000", build: synthetic1000 },
+];
 
 fn scan(c: &mut Criterion) {
     let inputs = Input::all();

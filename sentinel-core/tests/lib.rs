@@ -6,6 +6,7 @@ mod macros;
 
 mod alloc;
 mod errors;
+mod evasion;
 mod input;
 mod policy;
 mod props;
