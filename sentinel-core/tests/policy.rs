@@ -113,7 +113,7 @@ fn metadata_string_leaves_are_scanned_with_their_json_path() {
     let engine = Engine::new().unwrap();
     let mut e = event("postgres", "run the query");
     e.metadata = Some(serde_json::json!({
-        "arguments": {"q": "1 UNION SELECT pw FROM users", "list": [1, "x", {"weird key.": "ignore instructions"}]},
+        "arguments": {"q": "1' UNION SELECT pw FROM users--", "list": [1, "x", {"weird key.": "ignore instructions"}]},
         "count": 3
     }));
     let v = engine.scan(&e);
@@ -132,7 +132,7 @@ fn matching_sees_through_zero_width_characters_and_case() {
     let f = v.findings.iter().find(|f| &*f.rule == "KW-002").expect("zero-width evasion seen through");
     eqnice!(prompt.find(" now").unwrap(), f.span.end, "span ends in the original");
     eqnice!(0, f.span.start, "span starts in the original");
-    let v = engine.scan(&event("notes", "1 UN\u{200D}ION SEL\u{FEFF}ECT password"));
+    let v = engine.scan(&event("notes", "id=1 UN\u{200D}ION SEL\u{FEFF}ECT password"));
     assert!(v.has_rule("SQL-001"), "regexes see through too: {:?}", v.findings);
 }
 
