@@ -221,7 +221,7 @@ fn human_report_shows_spans_and_errors() {
     let out = run(&["scan", "--format", "human"], format!("{BENIGN}\n{sql}\n{{\"tool\": 1}}\n").as_bytes());
     assert_eq!(code(&out), 2, "{out:?}");
     let text = stdout(&out);
-    assert!(text.contains("event 1 (line 2, id evt-7): BLOCK high\n  high      SEC-40 SqlInjection  SQL-001  metadata.arguments.q [3..15]  UNION-based SQL injection\n"), "{text}");
+    assert!(text.contains("event 1 (line 2, id evt-7): BLOCK high\n  high      SEC-40 SqlInjection  SQL-001  metadata.arguments.q [1..15]  UNION-based SQL injection\n"), "{text}");
     assert!(text.contains("event 2 (line 3, column 1): BLOCK unreadable (fail_closed)\n  error     field `timestamp`: missing required field (expected a string)\n"), "{text}");
     assert!(text.ends_with("3 events: 1 blocked, 0 warned, 1 allowed, 1 unreadable\n"), "{text}");
 }

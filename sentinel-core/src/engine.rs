@@ -35,7 +35,7 @@ const UNION_CACHE_CAPACITY: usize = 64 << 20;
 /// NFA size limit for the union (regex-automata sets none by default).
 const UNION_NFA_LIMIT: usize = 256 << 20;
 /// Limits for each rule's own regex, used only to locate the span of a hit.
-const SINGLE_CACHE_CAPACITY: usize = 2 << 20;
+const SINGLE_CACHE_CAPACITY: usize = 16 << 20;
 const SINGLE_NFA_LIMIT: usize = 16 << 20;
 /// Most findings kept for one verdict; past it the scan stops adding findings and reports the
 /// cut as a finding of its own.
@@ -70,7 +70,6 @@ pub(crate) struct CompiledRule {
     pub(crate) severity: Severity,
     pub(crate) scope: ScopeMask,
     pub(crate) word_boundary: bool,
-    pub(crate) has_keywords: bool,
     /// Index into the regex tables, when the rule has a pattern.
     pub(crate) regex: Option<usize>,
     pub(crate) value_group: bool,
@@ -87,6 +86,40 @@ pub(crate) struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// The first match of the rule's own regex in `window` of `hay` that passes its validator
+    /// and allow-list: the span of the whole match. Matches that fail are skipped.
+    fn first_valid_match(
+        &self,
+        single: &meta::Regex,
+        cache: &mut meta::Cache,
+        caps: &mut Option<Captures>,
+        hay: &str,
+        window: std::ops::Range<usize>,
+    ) -> Option<(usize, usize)> {
+        let mut at = window.start;
+        while at < window.end {
+            let input = Input::new(hay).span(at..window.end);
+            let (whole, value) = if self.value_group {
+                let caps = caps.get_or_insert_with(|| single.create_captures());
+                single.search_captures_with(cache, &input, caps);
+                let whole = caps.get_match()?;
+                let value = caps.get_group_by_name("v").unwrap_or(whole.span());
+                ((whole.start(), whole.end()), (value.start, value.end))
+            } else {
+                let m = single.search_with(cache, &input)?;
+                ((m.start(), m.end()), (m.start(), m.end()))
+            };
+            let text = &hay[value.0..value.1];
+            let valid = self.validator.is_none_or(|v| validate::check(v, text, self.min_entropy))
+                && !self.is_allowed_value(text);
+            if valid {
+                return Some(whole);
+            }
+            at = ceil_char_boundary(hay, whole.1.max(whole.0 + 1));
+        }
+        None
+    }
+
     /// The rule's tool filters accept `tool`.
     #[inline]
     fn applies_to_tool(&self, tool: &str) -> bool {
@@ -597,10 +630,12 @@ impl Engine {
                 value_group = one.group_info().to_index(PatternID::ZERO, "v").is_some();
                 if enabled {
                     regex = Some(single.len());
-                    hirs.push(c.hir.clone());
-                    regex_rule.push(rule_index);
                     single.push(one);
+                    // Only rules without keywords go into the union; a keyword-gated rule is
+                    // verified around its keyword hits instead.
                     if spec.keywords.is_empty() {
+                        hirs.push(c.hir.clone());
+                        regex_rule.push(rule_index);
                         for (fi, slot) in ungated.iter_mut().enumerate() {
                             if scope.contains(FIELDS[fi]) {
                                 *slot = true;
@@ -625,7 +660,6 @@ impl Engine {
                 severity: spec.severity,
                 scope,
                 word_boundary: spec.word_boundary,
-                has_keywords: !spec.keywords.is_empty(),
                 regex,
                 value_group,
                 validator: spec.validator,
@@ -860,59 +894,66 @@ impl Inner {
         let hay = view.text(text);
         let mx = &self.matchers;
 
-        // Keywords.
-        let mut gated_regex = false;
+        // Keywords: one Aho-Corasick pass. Keyword-only rules remember their first hit; a
+        // keyword-gated rule's regex is verified in a window around each of its hits (windows
+        // merged, so no byte is searched twice for one rule), until it matches.
         if let Some(ac) = &mx.ac {
             for hit in ac.find_overlapping_iter(hay) {
                 let r = mx.ac_rule[hit.pattern().as_usize()] as usize;
                 let rule = &self.rules[r];
-                if kw_first[r] != NO_HIT || !rule.scope.contains(field) {
+                if kw_first[r] == MATCHED || !rule.scope.contains(field) {
                     continue;
                 }
                 if rule.word_boundary && !word_bounded(hay, hit.start(), hit.end()) {
                     continue;
                 }
-                kw_first[r] = (hit.start() as u32, hit.end() as u32);
-                touched.push(r as u32);
-                gated_regex |= rule.regex.is_some();
+                let Some(ri) = rule.regex else {
+                    if kw_first[r] == NO_HIT {
+                        kw_first[r] = (hit.start() as u32, hit.end() as u32);
+                        touched.push(r as u32);
+                    }
+                    continue;
+                };
+                if kw_first[r] == NO_HIT {
+                    kw_first[r] = (0, 0); // searched up to 0
+                    touched.push(r as u32);
+                }
+                let searched = kw_first[r].1 as usize;
+                if hit.end() + GATE_WINDOW <= searched && searched > 0 {
+                    continue;
+                }
+                // Not clipped to what was searched before: a match containing this hit may start
+                // inside the last window and end past it.
+                let start = floor_char_boundary(hay, hit.start().saturating_sub(GATE_WINDOW));
+                let end = ceil_char_boundary(hay, (hit.end() + GATE_WINDOW).min(hay.len()));
+                kw_first[r].1 = end as u32;
+                let single = &mx.single[ri];
+                let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
+                if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, start..end) {
+                    kw_first[r] = MATCHED;
+                    self.fire(view, map, out, tool, field, path, text, r, span, origin);
+                }
             }
         }
 
-        // Regexes: one pass of the union, then each reported rule's own regex for its span.
+        // Rules without keywords: one pass of their union, then each reported rule's own regex
+        // for its span.
         let field_index = field as usize;
         if let (Some(union), Some(cache)) = (&mx.union, union_cache.as_mut()) {
-            if mx.ungated[field_index] || gated_regex {
+            if mx.ungated[field_index] {
                 union.which_overlapping_matches_with(cache, &Input::new(hay), patset);
                 for pid in patset.iter() {
                     let r = mx.regex_rule[pid.as_usize()] as usize;
                     let rule = &self.rules[r];
-                    if !rule.scope.contains(field) || (rule.has_keywords && kw_first[r] == NO_HIT) {
+                    if !rule.scope.contains(field) {
                         continue;
                     }
                     let Some(ri) = rule.regex else { continue };
                     let single = &mx.single[ri];
                     let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
-                    let input = Input::new(hay);
-                    let (span, value) = if rule.value_group {
-                        let caps = single_caps[ri].get_or_insert_with(|| single.create_captures());
-                        single.search_captures_with(cache, &input, caps);
-                        let Some(whole) = caps.get_match() else { continue };
-                        let value = caps.get_group_by_name("v").unwrap_or(whole.span());
-                        ((whole.start(), whole.end()), (value.start, value.end))
-                    } else {
-                        let Some(found) = single.search_with(cache, &input) else { continue };
-                        ((found.start(), found.end()), (found.start(), found.end()))
-                    };
-                    let value_text = &hay[value.0..value.1];
-                    if let Some(v) = rule.validator {
-                        if !validate::check(v, value_text, rule.min_entropy) {
-                            continue;
-                        }
+                    if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, 0..hay.len()) {
+                        self.fire(view, map, out, tool, field, path, text, r, span, origin);
                     }
-                    if rule.is_allowed_value(value_text) {
-                        continue;
-                    }
-                    self.fire(view, map, out, tool, field, path, text, r, span, origin);
                 }
                 patset.clear();
             }
@@ -921,7 +962,7 @@ impl Inner {
         // Keyword-only rules, and reset the keyword table.
         for &r in touched.iter() {
             let r = r as usize;
-            if self.rules[r].regex.is_none() {
+            if self.rules[r].regex.is_none() && kw_first[r] != NO_HIT {
                 let (s, e) = kw_first[r];
                 self.fire(view, map, out, tool, field, path, text, r, (s as usize, e as usize), origin);
             }
@@ -1025,6 +1066,19 @@ fn word_bounded(hay: &str, start: usize, end: usize) -> bool {
 }
 
 const NO_HIT: (u32, u32) = (u32::MAX, u32::MAX);
+/// A keyword-gated rule that already matched in the current string.
+const MATCHED: (u32, u32) = (u32::MAX, 0);
+/// How far around a keyword hit a gated rule's regex is verified, each way (bytes). A match
+/// that contains the keyword and is at most this long is always found.
+pub const GATE_WINDOW: usize = 2048;
+
+/// The smallest index `>= i` on a character boundary of `s`.
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
 
 /// Per-thread search state for [`Engine::scan_with`]: the regex caches, the normalised view,
 /// the hit tables and a reusable verdict. Create one with [`Engine::create_scratch`]; keep one

@@ -44,7 +44,13 @@ const ATTACKS: &[(&str, Field, &str)] = &[
 ];
 
 fn event(field: Field, text: &str) -> Event {
-    let mut e = Event { timestamp: "t".into(), user: "u".into(), agent: "a".into(), tool: "notes".into(), ..Default::default() };
+    let mut e = Event {
+        timestamp: "t".into(),
+        user: "u".into(),
+        agent: "a".into(),
+        tool: "notes".into(),
+        ..Default::default()
+    };
     match field {
         Field::Response => e.response = text.into(),
         _ => e.prompt = text.into(),
@@ -104,7 +110,9 @@ fn homoglyphs(text: &str) -> String {
 
 /// Printable ASCII to its fullwidth form.
 fn fullwidth(text: &str) -> String {
-    text.chars().map(|c| if ('!'..='~').contains(&c) { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c }).collect()
+    text.chars()
+        .map(|c| if ('!'..='~').contains(&c) { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+        .collect()
 }
 
 fn base64(text: &str) -> String {
@@ -113,7 +121,9 @@ fn base64(text: &str) -> String {
 }
 
 fn percent(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 fn check(disguise: &str, transform: fn(&str) -> String, evasion_rule: Option<&str>) {
@@ -127,11 +137,16 @@ fn check(disguise: &str, transform: fn(&str) -> String, evasion_rule: Option<&st
         let disguised = transform(attack);
         let v = engine().scan(&event(*field, &disguised));
         if v.findings_in(category).next().is_none() {
-            failures.push(format!("{category}: {disguised:?} -> {:?}", v.findings.iter().map(|f| f.rule.to_string()).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{category}: {disguised:?} -> {:?}",
+                v.findings.iter().map(|f| f.rule.to_string()).collect::<Vec<_>>()
+            ));
         }
         if let Some(rule) = evasion_rule {
             if !v.has_rule(rule) {
-                failures.push(format!("{category}: the {disguise} evasion itself ({rule}) was not reported: {disguised:?}"));
+                failures.push(format!(
+                    "{category}: the {disguise} evasion itself ({rule}) was not reported: {disguised:?}"
+                ));
             }
         }
     }

@@ -219,10 +219,12 @@ impl Reference {
                     .iter()
                     .any(|kw| keyword_hits(&view, kw).any(|(s, e)| !rule.word_boundary || bounded(&view, s, e)));
             let pattern_ok = rule.regex.as_ref().is_none_or(|re| {
-                // The engine validates the leftmost-first match (or its group `v`).
-                let Some(caps) = re.captures(&view) else { return false };
-                let value = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap()).as_str();
-                rule.validator.is_none_or(|(v, min)| validate(v, value, min))
+                // The engine takes the first match that passes the validator (group `v`, or
+                // the whole match).
+                re.captures_iter(&view).any(|caps| {
+                    let value = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap()).as_str();
+                    rule.validator.is_none_or(|(v, min)| validate(v, value, min))
+                })
             });
             if keyword_ok && pattern_ok {
                 fired.insert(rule.id.clone());
