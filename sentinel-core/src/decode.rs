@@ -284,9 +284,13 @@ mod tests {
         let mut segs = Vec::new();
         segments(text, |s| segs.push(s));
         let (mut bytes, mut out) = (Vec::new(), String::new());
-        segs.into_iter()
-            .filter_map(|s| decode(text, s, &mut bytes, &mut out).then(|| (s.encoding, out.clone())))
-            .collect()
+        let mut found = Vec::new();
+        for s in segs {
+            if decode(text, s, &mut bytes, &mut out) {
+                found.push((s.encoding, out.clone()));
+            }
+        }
+        found
     }
 
     #[test]

@@ -275,7 +275,7 @@ fn normalize(
                     let next = text[k + d.len_utf8()..end].chars().find(|x| !is_invisible(*x));
                     if prev.is_some_and(|x| x.is_alphanumeric())
                         && next.is_some_and(|x| x.is_alphanumeric())
-                        && !d.is_variation_selector()
+                        && !is_variation_selector(d)
                     {
                         let joiner_in_script = matches!(d, '\u{200C}' | '\u{200D}')
                             && !(prev.is_some_and(is_latin_letter) || next.is_some_and(is_latin_letter));
@@ -301,14 +301,9 @@ fn normalize(
     i
 }
 
-trait VariationSelector {
-    fn is_variation_selector(self) -> bool;
-}
-
-impl VariationSelector for char {
-    fn is_variation_selector(self) -> bool {
-        matches!(self, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
-    }
+/// Variation selectors (emoji presentation and the like).
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
 fn note(evasions: Option<&mut [EvasionHit; 5]>, kind: Evasion, start: usize, end: usize) {
