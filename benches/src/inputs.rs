@@ -300,7 +300,12 @@ mod tests {
             // Only the size rules may fire on benign text.
             let rules: Vec<&str> = verdict.findings.iter().map(|f| f.rule.as_ref()).collect();
             match input.mix {
-                Mix::Benign => assert!(rules.iter().all(|r| r.starts_with("SZ-")), "{}: {rules:?} {:?}", input.label, verdict.findings.iter().map(|f| (&f.path, f.span)).collect::<Vec<_>>()),
+                Mix::Benign => assert!(
+                    rules.iter().all(|r| r.starts_with("SZ-")),
+                    "{}: {rules:?} {:?}",
+                    input.label,
+                    verdict.findings.iter().map(|f| (&f.path, f.span)).collect::<Vec<_>>()
+                ),
                 Mix::Malicious => {
                     assert!(verdict.is_blocked(), "{}: {rules:?}", input.label);
                     assert!(rules.contains(&"SQL-001") || rules.contains(&"KW-002"), "{}: {rules:?}", input.label);

@@ -94,13 +94,7 @@ pub(crate) struct Report {
 
 /// Runs `sentinel eval` and returns the exit code.
 pub(crate) fn run(args: &EvalArgs) -> u8 {
-    let engine = match settings::engine(&args.engine) {
-        Ok(engine) => engine,
-        Err(e) => {
-            report(format_args!("{e}"));
-            return EXIT_ERROR;
-        }
-    };
+    let Some(engine) = settings::engine_or_report(&args.engine) else { return EXIT_ERROR };
     let shown = args.file.display().to_string();
     let file = match File::open(&args.file) {
         Ok(f) => f,
@@ -310,6 +304,22 @@ fn excerpt(text: &str) -> String {
     t.replace('\n', "\\n")
 }
 
+/// One line of a listing: the item, what the engine did and which rules fired.
+fn write_item(out: &mut impl Write, item: &Item, o: &Outcome) -> io::Result<()> {
+    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(",");
+    writeln!(
+        out,
+        "{} [{}] {} rules={} tool={} prompt={:?} response={:?}",
+        item.id,
+        join(&item.labels),
+        o.action,
+        join(&o.rules),
+        item.event.tool,
+        excerpt(&item.event.prompt),
+        excerpt(&item.event.response)
+    )
+}
+
 /// `--misses` and `--false-positives` listings, for rule work.
 fn write_lists(
     out: &mut impl Write,
@@ -318,22 +328,11 @@ fn write_lists(
     items: &[Item],
     outcomes: &[Outcome],
 ) -> io::Result<()> {
-    let rules = |o: &Outcome| o.rules.iter().cloned().collect::<Vec<_>>().join(",");
     for category in &args.misses {
         writeln!(out, "\n# missed {category}")?;
         for (item, o) in items.iter().zip(outcomes) {
             if item.labels.contains(category) && !o.categories.contains(category) {
-                writeln!(
-                    out,
-                    "{} [{}] {} rules={} tool={} prompt={:?} response={:?}",
-                    item.id,
-                    item.labels.iter().cloned().collect::<Vec<_>>().join(","),
-                    o.action,
-                    rules(o),
-                    item.event.tool,
-                    excerpt(&item.event.prompt),
-                    excerpt(&item.event.response)
-                )?;
+                write_item(out, item, o)?;
             }
         }
     }
@@ -346,17 +345,7 @@ fn write_lists(
                 o.categories.contains(category) && !item.labels.contains(category) && !item.also_ok.contains(category)
             };
             if hit {
-                writeln!(
-                    out,
-                    "{} [{}] {} rules={} tool={} prompt={:?} response={:?}",
-                    item.id,
-                    item.labels.iter().cloned().collect::<Vec<_>>().join(","),
-                    o.action,
-                    rules(o),
-                    item.event.tool,
-                    excerpt(&item.event.prompt),
-                    excerpt(&item.event.response)
-                )?;
+                write_item(out, item, o)?;
             }
         }
     }

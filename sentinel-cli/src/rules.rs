@@ -8,13 +8,7 @@ use std::io::{self, Write};
 
 /// Runs `sentinel rules` and returns the exit code.
 pub(crate) fn run(args: &RulesArgs) -> u8 {
-    let engine = match settings::engine(&args.engine) {
-        Ok(engine) => engine,
-        Err(e) => {
-            report(format_args!("{e}"));
-            return EXIT_ERROR;
-        }
-    };
+    let Some(engine) = settings::engine_or_report(&args.engine) else { return EXIT_ERROR };
     let mut out = io::stdout().lock();
     let written = match &args.code {
         Some(code) => match engine.rule(code) {

@@ -24,13 +24,7 @@ const READ_BUFFER: usize = 256 << 10;
 
 /// Runs `sentinel scan` and returns the exit code.
 pub(crate) fn run(args: &ScanArgs) -> u8 {
-    let engine = match settings::engine(&args.engine) {
-        Ok(engine) => engine,
-        Err(e) => {
-            report(format_args!("{e}"));
-            return EXIT_ERROR;
-        }
-    };
+    let Some(engine) = settings::engine_or_report(&args.engine) else { return EXIT_ERROR };
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.jobs.map_or(0, NonZeroUsize::get)).build() {
         Ok(pool) => pool,
         Err(e) => {

@@ -97,6 +97,11 @@ pub(crate) fn engine(args: &EngineArgs) -> Result<Engine, SetupError> {
     builder.build().map_err(SetupError::Build)
 }
 
+/// Builds the engine, or reports why not on standard error (the caller exits with 2).
+pub(crate) fn engine_or_report(args: &EngineArgs) -> Option<Engine> {
+    engine(args).map_err(|e| crate::report(format_args!("{e}"))).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

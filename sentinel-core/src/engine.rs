@@ -918,14 +918,18 @@ impl Inner {
                     kw_first[r] = (0, 0); // searched up to 0
                     touched.push(r as u32);
                 }
+                // Windows of one rule: a match of at most GATE_WINDOW bytes that contains this
+                // hit lies in [hit.start - W, hit.end + W]. What was searched before, up to
+                // `searched`, holds no such match wholly, so the new window starts at most W
+                // before `searched`; it reaches a further W ahead, so that the next hits within
+                // reach are covered and each rule searches each byte at most about twice.
                 let searched = kw_first[r].1 as usize;
-                if hit.end() + GATE_WINDOW <= searched && searched > 0 {
+                if searched > 0 && hit.end() + GATE_WINDOW <= searched {
                     continue;
                 }
-                // Not clipped to what was searched before: a match containing this hit may start
-                // inside the last window and end past it.
-                let start = floor_char_boundary(hay, hit.start().saturating_sub(GATE_WINDOW));
-                let end = ceil_char_boundary(hay, (hit.end() + GATE_WINDOW).min(hay.len()));
+                let from = hit.start().saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
+                let start = floor_char_boundary(hay, from);
+                let end = ceil_char_boundary(hay, (hit.end() + 2 * GATE_WINDOW).min(hay.len()));
                 kw_first[r].1 = end as u32;
                 let single = &mx.single[ri];
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
