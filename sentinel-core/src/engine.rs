@@ -895,8 +895,7 @@ impl Inner {
         let mx = &self.matchers;
 
         // Keywords: one Aho-Corasick pass. Keyword-only rules remember their first hit; a
-        // keyword-gated rule's regex is verified in a window around each of its hits (windows
-        // merged, so no byte is searched twice for one rule), until it matches.
+        // keyword-gated rule's regex is verified in a window around its hits until it matches.
         if let Some(ac) = &mx.ac {
             for hit in ac.find_overlapping_iter(hay) {
                 let r = mx.ac_rule[hit.pattern().as_usize()] as usize;
