@@ -41,6 +41,7 @@ const ATTACKS: &[(&str, Field, &str)] = &[
     ),
     ("path_traversal", Field::Prompt, "{\"path\": \"../../../../etc/shadow\"}"),
     ("ssrf", Field::Prompt, "{\"url\": \"http://169.254.169.254/latest/meta-data/iam/security-credentials/\"}"),
+    ("privilege_escalation", Field::Prompt, "{\"cmd\": \"usermod -aG sudo attacker\"}"),
 ];
 
 fn event(field: Field, text: &str) -> Event {
