@@ -352,7 +352,8 @@ impl Engine {
 
     /// A new scratch for [`Engine::scan_with`]. It belongs to this engine (and its clones).
     pub fn create_scratch(&self) -> Scratch {
-        (self.inner.pool_factory())()
+        let (inner, m) = (&*self.inner, &self.inner.matchers);
+        new_scratch(inner.id, m.union.as_ref(), m.regex_rule.len(), m.single.len(), inner.rules.len())
     }
 
     /// Scans one event, with a scratch from the engine's pool. The verdict is owned.
@@ -736,16 +737,14 @@ fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Optio
     }
 }
 
-fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
-    let union = m.union.clone();
-    let nsingle = m.single.len();
-    let npatterns = m.regex_rule.len();
-    Box::new(move || Scratch {
+/// A fresh scratch for the engine `id` with these sizes.
+fn new_scratch(id: u64, union: Option<&meta::Regex>, npatterns: usize, nsingle: usize, nrules: usize) -> Scratch {
+    Scratch {
         engine_id: id,
         m: MatchState {
             view: View::default(),
             map: OffsetMap::default(),
-            union_cache: union.as_ref().map(|u| u.create_cache()),
+            union_cache: union.map(|u| u.create_cache()),
             patset: PatternSet::new(npatterns),
             single_caches: (0..nsingle).map(|_| None).collect(),
             single_caps: (0..nsingle).map(|_| None).collect(),
@@ -756,14 +755,17 @@ fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
         },
         path: String::new(),
         out: Findings::default(),
-    })
+    }
+}
+
+/// The pool's scratch factory: owns what `new_scratch` needs (the union is an `Arc` inside).
+fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
+    let union = m.union.clone();
+    let (npatterns, nsingle) = (m.regex_rule.len(), m.single.len());
+    Box::new(move || new_scratch(id, union.as_ref(), npatterns, nsingle, nrules))
 }
 
 impl Inner {
-    fn pool_factory(&self) -> ScratchFactory {
-        make_factory(self.id, &self.matchers, self.rules.len())
-    }
-
     /// Walks a JSON value, scanning each string leaf with its JSON path.
     fn walk(&self, m: &mut MatchState, out: &mut Findings, tool: &str, field: Field, path: &mut String, value: &Value) {
         match value {
