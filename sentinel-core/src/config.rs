@@ -186,6 +186,52 @@ pub struct Config {
     pub tools: ToolPolicy,
     /// Size limits.
     pub limits: Limits,
+    /// How MCP messages are scanned ([`crate::Engine::scan_message`]).
+    pub mcp: McpConfig,
     /// What happens when an input cannot be parsed or scanned.
     pub fail_mode: FailMode,
+}
+
+/// How MCP messages are scanned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// MIME types whose `blob` resource contents are decoded and scanned (shared/seeds/003
+    /// `SENTINEL_MCP_SCAN_MIMES`). An entry ending in `/` matches any subtype (`text/`);
+    /// matching ignores case and parameters (`text/plain; charset=utf-8`). A resource without
+    /// a MIME type is always scanned, and a `text` field is always scanned whatever its label.
+    pub scan_mimes: Vec<String>,
+    /// How deep strings that hold JSON are parsed and scanned as JSON (JSON inside a string
+    /// inside a string, …). 0 scans such strings as plain text only.
+    pub max_json_depth: usize,
+}
+
+/// The default [`McpConfig::scan_mimes`], as in shared/seeds/003.
+pub const DEFAULT_SCAN_MIMES: &[&str] = &["text/", "application/json", "application/xml", "application/yaml"];
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig { scan_mimes: DEFAULT_SCAN_MIMES.iter().map(|s| s.to_string()).collect(), max_json_depth: 3 }
+    }
+}
+
+impl McpConfig {
+    /// Parses a comma-separated MIME list (`text/,application/json`), as in
+    /// `SENTINEL_MCP_SCAN_MIMES`. Empty entries are ignored.
+    pub fn parse_mimes(list: &str) -> Vec<String> {
+        list.split(',').map(|m| m.trim().to_ascii_lowercase()).filter(|m| !m.is_empty()).collect()
+    }
+
+    /// True when a resource of this MIME type is scanned: it has none, or it is on the list.
+    pub fn scans_mime(&self, mime: Option<&str>) -> bool {
+        let Some(mime) = mime else { return true };
+        let essence = mime.split(';').next().unwrap_or("").trim();
+        self.scan_mimes.iter().any(|m| {
+            if m.ends_with('/') {
+                essence.len() > m.len() && essence[..m.len()].eq_ignore_ascii_case(m)
+            } else {
+                essence.eq_ignore_ascii_case(m)
+            }
+        })
+    }
 }

@@ -119,6 +119,8 @@ pub(crate) enum DetectorImpl {
     Oversize(OversizeDetector),
     /// Adversarial Unicode: its rules are emitted by the engine while building the view.
     Unicode(DetectorInfo),
+    /// MCP tool integrity: its rules are emitted by message scanning with [`crate::ToolPins`].
+    ToolIntegrity(DetectorInfo),
     /// A detector registered by the embedder.
     Custom(Box<dyn Detector>),
 }
@@ -129,7 +131,7 @@ impl DetectorImpl {
             DetectorImpl::Pattern(info) => info.clone(),
             DetectorImpl::ToolPolicy(d) => d.info(),
             DetectorImpl::Oversize(d) => d.info(),
-            DetectorImpl::Unicode(info) => info.clone(),
+            DetectorImpl::Unicode(info) | DetectorImpl::ToolIntegrity(info) => info.clone(),
             DetectorImpl::Custom(d) => d.info(),
         }
     }
@@ -147,6 +149,7 @@ impl DetectorImpl {
             DetectorImpl::ToolPolicy(d) => d.emits(),
             DetectorImpl::Oversize(d) => d.emits(),
             DetectorImpl::Unicode(_) => UNICODE_RULES.iter().map(|r| r.to_string()).collect(),
+            DetectorImpl::ToolIntegrity(_) => vec![RULE_TOOL_CHANGED.into(), RULE_TOOL_SHADOWED.into()],
             DetectorImpl::Custom(d) => d.emits(),
         }
     }
@@ -161,13 +164,20 @@ impl DetectorImpl {
 
     #[inline]
     pub(crate) fn has_event_check(&self) -> bool {
-        !matches!(self, DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_))
+        !matches!(self, DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) | DetectorImpl::ToolIntegrity(_))
+    }
+
+    /// Tool-name policy on a tool name found at `path` (an MCP `tools/call`).
+    pub(crate) fn check_tool(&self, tool: &str, path: &str, out: &mut dyn Emit) {
+        if let DetectorImpl::ToolPolicy(d) = self {
+            d.check_tool(tool, path, out);
+        }
     }
 
     #[inline]
     pub(crate) fn check_event(&self, event: &Event, out: &mut dyn Emit) {
         match self {
-            DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) => {}
+            DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) | DetectorImpl::ToolIntegrity(_) => {}
             DetectorImpl::ToolPolicy(d) => d.check_event(event, out),
             DetectorImpl::Oversize(d) => d.check_event(event, out),
             DetectorImpl::Custom(d) => d.check_event(event, out),
@@ -195,6 +205,13 @@ pub const RULE_TRUNCATED: &str = "SYS-002";
 /// The rules of the adversarial-Unicode detector, by evasion kind: invisible characters in
 /// words, bidi controls, tag characters, homoglyphs, styled letters.
 pub const UNICODE_RULES: [&str; 5] = ["AU-001", "AU-002", "AU-003", "AU-004", "AU-005"];
+
+/// Code of the MCP tool-integrity detector (tool pinning).
+pub const TOOL_INTEGRITY: &str = "SEC-49";
+/// Rule: a pinned tool's definition changed (a rug pull).
+pub const RULE_TOOL_CHANGED: &str = "MCP-001";
+/// Rule: a tool name shadows a tool of another server.
+pub const RULE_TOOL_SHADOWED: &str = "MCP-002";
 
 /// The built-in detectors for a configuration, in catalogue order.
 pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
@@ -236,6 +253,13 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
         p("SEC-46", "PrivilegeEscalation", "privilege_escalation", "sudo, su, setuid and requests for admin rights"),
         p("SEC-47", "PathTraversal", "path_traversal", "Directory traversal and sensitive file paths"),
         p("SEC-48", "Ssrf", "ssrf", "Cloud metadata, loopback and private addresses in URLs"),
+        DetectorImpl::ToolIntegrity(info(
+            TOOL_INTEGRITY,
+            "ToolIntegrity",
+            "tool_integrity",
+            "MCP tool definitions that changed since they were pinned, and tool names shadowing another server's",
+            Security,
+        )),
     ]
 }
 
@@ -278,25 +302,28 @@ impl ToolPolicyDetector {
     }
 
     fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        let tool = event.tool.as_str();
+        self.check_tool(&event.tool, "tool", out);
+    }
+
+    fn check_tool(&self, tool: &str, path: &str, out: &mut dyn Emit) {
         let span = Span { start: 0, end: tool.len() };
         if self.dangerous.iter().any(|g| g.matches(tool)) {
             out.emit(
                 RULE_DANGEROUS_TOOL,
                 Field::Tool,
-                "tool",
+                path,
                 span,
                 format_args!("tool `{tool}` is on the dangerous-tool list"),
             );
         }
         if self.deny.iter().any(|g| g.matches(tool)) {
-            out.emit(RULE_DENIED_TOOL, Field::Tool, "tool", span, format_args!("tool `{tool}` is on the deny list"));
+            out.emit(RULE_DENIED_TOOL, Field::Tool, path, span, format_args!("tool `{tool}` is on the deny list"));
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|g| g.matches(tool)) {
             out.emit(
                 RULE_TOOL_NOT_ALLOWED,
                 Field::Tool,
-                "tool",
+                path,
                 span,
                 format_args!("tool `{tool}` is not on the allow list"),
             );

@@ -137,12 +137,12 @@ impl CompiledRule {
     }
 }
 
-struct DetectorEntry {
+pub(crate) struct DetectorEntry {
     info: DetectorInfo,
     code: Arc<str>,
     name: Arc<str>,
-    imp: DetectorImpl,
-    enabled: bool,
+    pub(crate) imp: DetectorImpl,
+    pub(crate) enabled: bool,
     floor: Option<Severity>,
     cap: Option<Severity>,
 }
@@ -164,18 +164,18 @@ struct Matchers {
     ungated: [bool; 6],
 }
 
-struct Inner {
+pub(crate) struct Inner {
     id: u64,
-    config: Config,
+    pub(crate) config: Config,
     rules: Vec<CompiledRule>,
-    rule_index: HashMap<Arc<str>, u32>,
-    detectors: Vec<DetectorEntry>,
+    pub(crate) rule_index: HashMap<Arc<str>, u32>,
+    pub(crate) detectors: Vec<DetectorEntry>,
     matchers: Matchers,
-    unreadable_rule: u32,
-    truncated_rule: u32,
+    pub(crate) unreadable_rule: u32,
+    pub(crate) truncated_rule: u32,
     /// The adversarial-Unicode rules, by evasion kind.
     evasion_rules: [u32; 5],
-    pool: Pool<Scratch, ScratchFactory>,
+    pub(crate) pool: Pool<Scratch, ScratchFactory>,
 }
 
 type ScratchFactory = Box<dyn Fn() -> Scratch + Send + Sync>;
@@ -194,7 +194,7 @@ type ScratchFactory = Box<dyn Fn() -> Scratch + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Engine {
@@ -372,6 +372,7 @@ impl Engine {
             *scratch = self.create_scratch();
         }
         scratch.out.reset(&event.context);
+        scratch.m.budget = usize::MAX;
         for (d, entry) in inner.detectors.iter().enumerate() {
             if entry.enabled && entry.imp.has_event_check() {
                 let mut emitter = EventEmitter { inner, out: &mut scratch.out, detector: d };
@@ -390,12 +391,12 @@ impl Engine {
         if let Some(metadata) = &event.metadata {
             path.clear();
             path.push_str("metadata");
-            inner.walk(m, out, tool, Field::Metadata, path, metadata);
+            inner.walk(m, out, tool, Field::Metadata, path, metadata, 0);
         }
         for (key, value) in &event.extra {
             path.clear();
             push_key(path, key, true);
-            inner.walk(m, out, tool, Field::Extra, path, value);
+            inner.walk(m, out, tool, Field::Extra, path, value, 0);
         }
         out.finish(inner);
         &scratch.out.verdict
@@ -752,6 +753,8 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, npatterns: usize, nsingle: 
             touched: Vec::new(),
             decoded: Default::default(),
             decoded_bytes: Default::default(),
+            budget: usize::MAX,
+            over: Overflow::default(),
         },
         path: String::new(),
         out: Findings::default(),
@@ -767,22 +770,40 @@ fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
 
 impl Inner {
     /// Walks a JSON value, scanning each string leaf with its JSON path.
-    fn walk(&self, m: &mut MatchState, out: &mut Findings, tool: &str, field: Field, path: &mut String, value: &Value) {
+    ///
+    /// `json_depth` is how many more levels of strings that hold JSON are parsed and scanned
+    /// as JSON as well (MCP messages); 0 scans strings as text only (events).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn walk(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &mut String,
+        value: &Value,
+        json_depth: usize,
+    ) {
         match value {
-            Value::String(s) => self.scan_text(m, out, tool, field, path, s),
+            Value::String(s) => {
+                let whole = self.scan_text(m, out, tool, field, path, s);
+                if json_depth > 0 && whole {
+                    self.scan_json_string(m, out, tool, field, path, s, json_depth);
+                }
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     let _ = write!(path, "[{i}]");
-                    self.walk(m, out, tool, field, path, item);
+                    self.walk(m, out, tool, field, path, item, json_depth);
                     path.truncate(len);
                 }
             }
             Value::Object(map) => {
                 for (key, item) in map {
                     let len = path.len();
-                    push_key(path, key, false);
-                    self.walk(m, out, tool, field, path, item);
+                    push_key(path, key, path.is_empty());
+                    self.walk(m, out, tool, field, path, item, json_depth);
                     path.truncate(len);
                 }
             }
@@ -790,28 +811,88 @@ impl Inner {
         }
     }
 
-    /// Scans one string: one Aho-Corasick pass and at most one regex-union pass over its view.
-    fn scan_text(&self, m: &mut MatchState, out: &mut Findings, tool: &str, field: Field, path: &str, full: &str) {
-        if full.is_empty() {
+    /// A string that holds a JSON object or array is parsed and its leaves scanned too, at
+    /// `path` + `(json)`, so that escapes inside it do not hide anything. Findings of a rule
+    /// already found in the string as text are not repeated, and the leaves do not count
+    /// against the message's scan budget (the string itself did).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_json_string(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &mut String,
+        text: &str,
+        json_depth: usize,
+    ) {
+        let trimmed = text.trim_start();
+        if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
             return;
         }
+        let Ok(parsed) = serde_json::from_str::<Value>(text) else { return };
+        let from = out.verdict.findings.len();
+        let budget = m.budget;
+        let len = path.len();
+        path.push_str("(json)");
+        self.walk(m, out, tool, field, path, &parsed, json_depth - 1);
+        path.truncate(len);
+        m.budget = budget;
+        out.dedupe_since(from, path);
+    }
+
+    /// Scans one string: one Aho-Corasick pass and at most one regex-union pass over its view.
+    /// Returns whether the whole string was scanned (the scan cap did not cut it).
+    pub(crate) fn scan_text(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &str,
+        full: &str,
+    ) -> bool {
+        if full.is_empty() {
+            return true;
+        }
         let cap = self.config.limits.max_scan_bytes;
-        let text = if full.len() > cap {
-            let cut = floor_char_boundary(full, cap);
-            out.push(
-                self,
-                self.truncated_rule as usize,
-                None,
-                field,
-                path,
-                Span { start: cut, end: full.len() },
-                format_args!("{} bytes past the {cap}-byte scan cap were not scanned", full.len() - cut),
-            );
+        let per_message = m.budget != usize::MAX;
+        let allowed = cap.min(m.budget);
+        let text = if full.len() > allowed {
+            let cut = floor_char_boundary(full, allowed);
+            if per_message {
+                // One finding per message, at the first string the cap cut, written at the end.
+                let over = &mut m.over;
+                if over.strings == 0 {
+                    over.path.clear();
+                    over.path.push_str(path);
+                    over.field = field;
+                    over.span = Span { start: cut, end: full.len() };
+                }
+                over.strings += 1;
+                over.bytes += full.len() - cut;
+            } else {
+                out.push(
+                    self,
+                    self.truncated_rule as usize,
+                    None,
+                    field,
+                    path,
+                    Span { start: cut, end: full.len() },
+                    format_args!("{} bytes past the {cap}-byte scan cap were not scanned", full.len() - cut),
+                );
+            }
             &full[..cut]
         } else {
             full
         };
-        self.scan_layer(m, out, tool, field, path, text, None, 0);
+        if per_message {
+            m.budget -= text.len();
+        }
+        if !text.is_empty() {
+            self.scan_layer(m, out, tool, field, path, text, None, 0);
+        }
+        text.len() == full.len()
     }
 
     /// Scans one layer of a string: the string itself (depth 0), or a segment of it decoded
@@ -1027,7 +1108,7 @@ impl Inner {
 }
 
 /// Writes one object key onto a JSON path: `.key` for identifiers, `["key"]` otherwise.
-fn push_key(path: &mut String, key: &str, top: bool) {
+pub(crate) fn push_key(path: &mut String, key: &str, top: bool) {
     let ident = !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && !key.as_bytes()[0].is_ascii_digit();
@@ -1090,9 +1171,16 @@ fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
 /// per thread.
 pub struct Scratch {
     engine_id: u64,
-    m: MatchState,
-    path: String,
-    out: Findings,
+    pub(crate) m: MatchState,
+    pub(crate) path: String,
+    pub(crate) out: Findings,
+}
+
+impl Scratch {
+    /// True when this scratch was made by `engine` (or a clone of it).
+    pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
+        self.engine_id == engine.inner.id
+    }
 }
 
 impl fmt::Debug for Scratch {
@@ -1101,7 +1189,7 @@ impl fmt::Debug for Scratch {
     }
 }
 
-struct MatchState {
+pub(crate) struct MatchState {
     view: View,
     map: OffsetMap,
     union_cache: Option<meta::Cache>,
@@ -1115,6 +1203,20 @@ struct MatchState {
     /// Decoded text, one buffer per decoding depth.
     decoded: [String; MAX_DECODE_DEPTH],
     decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
+    /// Bytes the current message may still scan (`usize::MAX` for an event, whose cap is per
+    /// string), and what the per-message cap left unscanned.
+    pub(crate) budget: usize,
+    pub(crate) over: Overflow,
+}
+
+/// What a per-message scan cap left unscanned.
+#[derive(Default)]
+pub(crate) struct Overflow {
+    pub(crate) strings: usize,
+    pub(crate) bytes: usize,
+    pub(crate) path: String,
+    pub(crate) field: Field,
+    pub(crate) span: Span,
 }
 
 /// Where a decoded layer came from: the encoded segment of the original string.
@@ -1129,8 +1231,8 @@ const MAX_DECODE_DEPTH: usize = 2;
 
 /// The verdict being built, and a pool of finding buffers to reuse.
 #[derive(Default)]
-struct Findings {
-    verdict: Verdict,
+pub(crate) struct Findings {
+    pub(crate) verdict: Verdict,
     spare: Vec<Finding>,
     dropped: usize,
 }
@@ -1141,18 +1243,34 @@ impl Findings {
         self.verdict.findings.iter().any(|f| &*f.rule == rule && f.path == path)
     }
 
-    fn reset(&mut self, context: &EventContext) {
+    /// Drops the findings from `from` on whose rule was already found at `path` before `from`
+    /// (a layer scanned again in another form, e.g. a string that holds JSON).
+    pub(crate) fn dedupe_since(&mut self, from: usize, path: &str) {
+        let mut i = from;
+        while i < self.verdict.findings.len() {
+            let rule = &self.verdict.findings[i].rule;
+            if self.verdict.findings[..from].iter().any(|f| f.rule == *rule && f.path == path) {
+                let f = self.verdict.findings.remove(i);
+                self.spare.push(f);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    pub(crate) fn reset(&mut self, context: &EventContext) {
         // Reversed, so that `pop` hands finding i the buffer finding i had last time: each
         // buffer then only ever grows to the largest text seen at its index.
         self.spare.extend(self.verdict.findings.drain(..).rev());
         self.verdict.action = Action::Allow;
         self.verdict.severity = None;
         self.verdict.context.assign_from(context);
+        self.verdict.message = None;
         self.dropped = 0;
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(
+    pub(crate) fn push(
         &mut self,
         inner: &Inner,
         r: usize,
@@ -1195,7 +1313,7 @@ impl Findings {
         self.verdict.findings.push(f);
     }
 
-    fn finish(&mut self, inner: &Inner) {
+    pub(crate) fn finish(&mut self, inner: &Inner) {
         if self.dropped > 0 {
             let dropped = self.dropped;
             self.dropped = 0;
@@ -1233,10 +1351,10 @@ impl Findings {
 }
 
 /// Routes [`Emit::emit`] calls of one detector into the verdict.
-struct EventEmitter<'a> {
-    inner: &'a Inner,
-    out: &'a mut Findings,
-    detector: usize,
+pub(crate) struct EventEmitter<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) out: &'a mut Findings,
+    pub(crate) detector: usize,
 }
 
 impl Emit for EventEmitter<'_> {

@@ -48,6 +48,7 @@ mod engine;
 mod error;
 mod event;
 pub mod input;
+mod mcp;
 mod normalize;
 mod pattern;
 mod rule;
@@ -55,14 +56,19 @@ mod severity;
 mod validate;
 mod verdict;
 
-pub use config::{Config, DetectorConfig, FailMode, Limits, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS};
+pub use config::{
+    Config, DetectorConfig, FailMode, Limits, McpConfig, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS,
+    DEFAULT_SCAN_MIMES,
+};
 pub use detector::{
     Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_PROMPT_SIZE,
-    RULE_RESPONSE_SIZE, RULE_TOOL_NOT_ALLOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY, UNICODE_RULES,
+    RULE_RESPONSE_SIZE, RULE_TOOL_CHANGED, RULE_TOOL_NOT_ALLOWED, RULE_TOOL_SHADOWED, RULE_TRUNCATED, RULE_UNREADABLE,
+    SCAN_INTEGRITY, TOOL_INTEGRITY, UNICODE_RULES,
 };
 pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
 pub use error::{BuildError, Position};
 pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
+pub use mcp::{definition_hash, Direction, MessageContext, MessageInfo, PinCheck, PinError, ToolPins};
 pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};
 pub use severity::{Action, ActionMap, ParseEnumError, Severity};
 pub use validate::{iban, luhn, shannon_entropy, us_ssn};

@@ -11,6 +11,7 @@
 //! ```
 
 use crate::event::{EventContext, Field};
+use crate::mcp::MessageInfo;
 use crate::severity::{Action, Severity};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -81,6 +82,10 @@ pub struct Verdict {
     /// The event's audit context, carried through.
     #[serde(flatten)]
     pub context: EventContext,
+    /// For an MCP message ([`crate::Engine::scan_message`]): its direction, method, JSON-RPC id
+    /// and tool. `None` for an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageInfo>,
 }
 
 impl Verdict {
