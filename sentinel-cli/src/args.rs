@@ -29,6 +29,104 @@ pub(crate) enum Command {
     Eval(EvalArgs),
     /// List every rule (code, detector, category, severity, name), or explain one.
     Rules(RulesArgs),
+    /// Guard an MCP server: spawn it and relay its stdio JSON-RPC, scanning every message.
+    ///
+    /// `sentinel proxy [OPTIONS] -- COMMAND [ARGS...]`, or `sentinel proxy [OPTIONS] --target
+    /// COMMAND [ARGS...]` (everything after --target's command belongs to the command). Requests
+    /// are scanned before they reach the server and responses before they reach the host; a
+    /// blocked message is answered with a JSON-RPC error (code -32001) naming the detector,
+    /// severity and reason. Flags override the SENTINEL_MCP_* environment variables, which
+    /// override SENTINEL_HOOK_*. The proxy exits with the server's exit status.
+    Proxy(ProxyArgs),
+}
+
+/// How a blocked `tools/call` is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BlockStyle {
+    /// A JSON-RPC error (code -32001) with the verdict in `error.data.sentinel`.
+    Error,
+    /// A `tools/call` result with `isError: true` and the reason as text, so the model sees
+    /// the failure (other methods still get the JSON-RPC error).
+    ToolError,
+}
+
+/// The flags of `sentinel proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// MIME types of resource blobs to decode and scan, comma-separated; a trailing `/`
+    /// matches any subtype [env: SENTINEL_MCP_SCAN_MIMES; default:
+    /// text/,application/json,application/xml,application/yaml].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) scan_mimes: Option<String>,
+
+    /// Shutdown grace, in seconds: after the host leaves, the server gets this long to exit
+    /// once its stdin is closed, then SIGTERM, then this long again before SIGKILL
+    /// [env: SENTINEL_MCP_TIMEOUT_SEC; default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+
+    /// Log decisions as NDJSON on standard error [env: SENTINEL_MCP_LOG_JSON=1].
+    #[arg(long)]
+    pub(crate) log_json: bool,
+
+    /// Also log allowed messages [env: SENTINEL_HOOK_VERBOSE=1].
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
+
+    /// Append one NDJSON record per scanned message to FILE (time, server, method, tool,
+    /// direction, id, decision, findings).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) audit: Option<PathBuf>,
+
+    /// How a blocked tools/call is answered.
+    #[arg(long, value_enum, default_value = "error", value_name = "STYLE")]
+    pub(crate) block_style: BlockStyle,
+
+    /// Tool-pin store: tool definitions as first seen, to report changed ones (MCP-001) and
+    /// shadowed names (MCP-002) [env: SENTINEL_MCP_PINS; default:
+    /// $XDG_STATE_HOME/sentinel/tool-pins.json or ~/.local/state/sentinel/tool-pins.json].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_pins")]
+    pub(crate) pins: Option<PathBuf>,
+
+    /// Do not pin tool definitions.
+    #[arg(long)]
+    pub(crate) no_pins: bool,
+
+    /// The server's name in pins, logs and audit records [default: the command line].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) server_name: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+
+    /// The MCP server to run, after `--` (or after `--target`).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+/// Rewrites `sentinel proxy … --target CMD ARGS…` into `sentinel proxy … -- CMD ARGS…`, so that
+/// every argument after the command belongs to it, as in shared/seeds/003.
+pub(crate) fn rewrite_target(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_none_or(|a| a != "proxy") {
+        return args;
+    }
+    for i in 2..args.len() {
+        let arg = args[i].to_string_lossy().into_owned();
+        if arg == "--" {
+            break;
+        }
+        if arg == "--target" {
+            args[i] = "--".into();
+            break;
+        }
+        if let Some(command) = arg.strip_prefix("--target=") {
+            let command = std::ffi::OsString::from(command);
+            args[i] = "--".into();
+            args.insert(i + 1, command);
+            break;
+        }
+    }
+    args
 }
 
 /// The output format of `sentinel scan`.
@@ -95,7 +193,8 @@ pub(crate) struct EngineArgs {
     #[arg(long, value_name = "fail_closed|fail_open")]
     pub(crate) fail_mode: Option<FailMode>,
 
-    /// Scan each string up to this many bytes (the rest is reported as not scanned).
+    /// Scan each string (each message, for the proxy) up to this many bytes; the rest is
+    /// reported as not scanned.
     #[arg(long, value_name = "N")]
     pub(crate) max_scan_bytes: Option<usize>,
 }
@@ -188,5 +287,29 @@ mod tests {
         assert_eq!(args.files.len(), 2);
         assert!(Cli::try_parse_from(["sentinel", "scan", "--on-high", "explode"]).is_err());
         assert!(Cli::try_parse_from(["sentinel", "scan", "--jobs", "0"]).is_err());
+    }
+
+    fn proxy(args: &[&str]) -> ProxyArgs {
+        let args = rewrite_target(args.iter().map(Into::into).collect());
+        let Command::Proxy(p) = Cli::try_parse_from(args).unwrap().command else { panic!("not proxy") };
+        p
+    }
+
+    #[test]
+    fn proxy_takes_the_command_after_dashes_or_target() {
+        let p = proxy(&["sentinel", "proxy", "--on-high", "warn", "--", "uvx", "srv", "--on-high", "x"]);
+        assert_eq!(p.engine.on_high, Some(Action::Warn));
+        assert_eq!(p.command, ["uvx", "srv", "--on-high", "x"]);
+        // Everything after --target's command belongs to the command, flags included.
+        let p = proxy(&["sentinel", "proxy", "--log-json", "--target", "npx", "-y", "pkg", "--audit", "a"]);
+        assert!(p.log_json);
+        assert_eq!(p.audit, None);
+        assert_eq!(p.command, ["npx", "-y", "pkg", "--audit", "a"]);
+        let p = proxy(&["sentinel", "proxy", "--target=node", "server.js"]);
+        assert_eq!(p.command, ["node", "server.js"]);
+        // A --target after -- is the command's.
+        let p = proxy(&["sentinel", "proxy", "--", "srv", "--target", "x"]);
+        assert_eq!(p.command, ["srv", "--target", "x"]);
+        assert!(Cli::try_parse_from(["sentinel", "proxy"]).is_err(), "a command is required");
     }
 }

@@ -1,5 +1,8 @@
 //! The `sentinel` command: threat detection for MCP traffic from the shell.
 //!
+//! `sentinel proxy` guards an MCP server: it spawns it, relays its stdio JSON-RPC and answers
+//! threats with a JSON-RPC error instead of passing them on.
+//!
 //! `sentinel eval` scores the detectors on a labelled corpus; `sentinel rules` lists and
 //! explains the rule catalogue.
 //!
@@ -12,6 +15,7 @@
 mod args;
 mod eval;
 mod output;
+mod proxy;
 mod rules;
 mod scan;
 mod settings;
@@ -27,7 +31,7 @@ pub(crate) const EXIT_BLOCKED: u8 = 1;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::try_parse_from(args::rewrite_target(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         args::Command::Scan(args) => scan::run(&args),
         args::Command::Eval(args) => eval::run(&args),
         args::Command::Rules(args) => rules::run(&args),
+        args::Command::Proxy(args) => proxy::run(args),
     };
     ExitCode::from(code)
 }

@@ -14,6 +14,8 @@ pub(crate) enum SetupError {
     ParseConfig { path: String, line: Option<usize>, column: Option<usize>, message: String },
     /// A rule pack or the configuration was rejected by the engine.
     Build(sentinel_core::BuildError),
+    /// An environment variable (or a flag read like one) has a value that does not parse.
+    Env { name: String, value: String, message: String },
 }
 
 impl fmt::Display for SetupError {
@@ -25,6 +27,7 @@ impl fmt::Display for SetupError {
             }
             SetupError::ParseConfig { path, message, .. } => write!(f, "{path}: {message}"),
             SetupError::Build(e) => write!(f, "{e}"),
+            SetupError::Env { name, value, message } => write!(f, "{name}={value:?}: {message}"),
         }
     }
 }
