@@ -1,6 +1,7 @@
 """A scriptable MCP server on stdio, standard library only, for the raw protocol tests.
 
-It answers `initialize`, `ping`, `tools/list` and `tools/call`; what a `tools/call` does is
+It answers `initialize`, `ping`, `tools/list`, `resources/read` (a base64 `blob` of the request's
+rot13-encoded `text`, labelled with its `mimeType`) and `tools/call`; what a `tools/call` does is
 chosen by the tool name, so a test drives the server through the proxy with ordinary requests:
 
 | tool | what the server does |
@@ -22,20 +23,13 @@ killed); `--ignore-sigterm`. Unknown options are accepted (the `--target` test p
 """
 
 import argparse
+import base64
 import codecs
 import json
 import os
 import signal
 import sys
 import time
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--record")
-parser.add_argument("--pidfile")
-parser.add_argument("--exit-code", type=int, default=0)
-parser.add_argument("--linger", action="store_true")
-parser.add_argument("--ignore-sigterm", action="store_true")
-OPTIONS, _UNKNOWN = parser.parse_known_args()
 
 OUT = sys.stdout.buffer
 TOOLS = [
@@ -123,7 +117,7 @@ class Server:
                 request_id,
                 {
                     "protocolVersion": params.get("protocolVersion", "2025-06-18"),
-                    "capabilities": {"tools": {}},
+                    "capabilities": {"tools": {}, "resources": {}},
                     "serverInfo": {"name": "fake-server", "version": "1.0"},
                 },
             )
@@ -133,6 +127,13 @@ class Server:
             result(request_id, {"tools": TOOLS})
         elif method == "tools/call":
             self.call(request_id, params.get("name"), params.get("arguments") or {})
+        elif method == "resources/read":
+            # The content comes from the request: `text` (rot13) as a base64 blob of `mimeType`.
+            blob = base64.b64encode(rot13(params.get("text", "")).encode()).decode()
+            content = {"uri": params.get("uri", "test://blob"), "blob": blob}
+            if params.get("mimeType"):
+                content["mimeType"] = params["mimeType"]
+            result(request_id, {"contents": [content]})
         else:
             send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "Method not found"}})
 
@@ -178,12 +179,19 @@ class Server:
 
 
 def main():
-    if OPTIONS.ignore_sigterm:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--record")
+    parser.add_argument("--pidfile")
+    parser.add_argument("--exit-code", type=int, default=0)
+    parser.add_argument("--linger", action="store_true")
+    parser.add_argument("--ignore-sigterm", action="store_true")
+    options, _unknown = parser.parse_known_args()
+    if options.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if OPTIONS.pidfile:
-        with open(OPTIONS.pidfile, "w") as f:
+    if options.pidfile:
+        with open(options.pidfile, "w") as f:
             f.write(str(os.getpid()))
-    record = open(OPTIONS.record, "ab") if OPTIONS.record else None
+    record = open(options.record, "ab") if options.record else None
     server = Server()
     stdin = sys.stdin.buffer
     while True:
@@ -198,10 +206,10 @@ def main():
         except ValueError:
             continue
         server.handle(message)
-    if OPTIONS.linger:
+    if options.linger:
         while True:
             time.sleep(3600)
-    sys.exit(OPTIONS.exit_code)
+    sys.exit(options.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""Fixtures of the proxy tests (see harness.py for the helpers)."""
+
+import pytest
+
+from harness import Proxy, sentinel_bin
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sentinel_built():
+    try:
+        sentinel_bin()
+    except RuntimeError as e:
+        pytest.exit(str(e), returncode=2)
+
+
+@pytest.fixture
+def proxy(tmp_path):
+    """A factory of raw-driven proxies (see harness.Proxy); every one is killed at teardown."""
+    started = []
+
+    def start(server, args=(), **kwargs):
+        p = Proxy(tmp_path, server, args, name=f"proxy{len(started)}", **kwargs)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()

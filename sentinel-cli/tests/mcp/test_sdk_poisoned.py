@@ -1,0 +1,167 @@
+"""The official Python SDK client in front of a malicious server written with the SDK's
+`MCPServer` (servers/poisoned_server.py): a poisoned tool description, a tool that returns an
+indirect prompt injection, and a tool definition that changes between sessions."""
+
+import sys
+
+import pytest
+from mcp import MCPError
+
+from harness import INJECTION, POISONED_SERVER, parse_log_line, read_ndjson, sdk_session
+
+pytestmark = pytest.mark.anyio
+
+SERVER = [sys.executable, str(POISONED_SERVER)]
+
+
+def variant(name):
+    return {"SENTINEL_TEST_SERVER_VARIANT": name}
+
+
+def dump(model):
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def sentinel_logs(path):
+    return [parse_log_line(line) for line in path.read_text().splitlines() if line.startswith("[sentinel] ")]
+
+
+async def test_poisoned_description_blocks_tools_list(tmp_path):
+    async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("poisoned")) as (session, _):
+        with pytest.raises(MCPError) as blocked:
+            await session.list_tools()
+    assert blocked.value.code == -32001
+    verdict = blocked.value.data["sentinel"]
+    assert verdict["message"]["direction"] == "response"
+    assert verdict["message"]["method"] == "tools/list"
+    poisoning = [f for f in verdict["findings"] if f["category"] == "tool_poisoning"]
+    assert poisoning, verdict
+    assert {f["detector"] for f in poisoning} == {"SEC-45"}
+    assert {"TP-001", "TP-003"} <= {f["rule"] for f in poisoning}
+    # `add` is the first tool: the findings point into its description, not elsewhere.
+    assert {f["path"] for f in poisoning} == {"result.tools[0].description"}
+
+
+async def test_poisoned_description_warned_passes_and_is_reported(tmp_path):
+    audit = tmp_path / "audit.ndjson"
+    stderr = tmp_path / "stderr.txt"
+    async with sdk_session(SERVER, through_proxy=False, env=variant("poisoned")) as (session, _):
+        direct = await session.list_tools()
+    async with sdk_session(
+        SERVER,
+        ["--on-high", "warn", "--on-critical", "warn", "--audit", str(audit)],
+        pins=tmp_path / "pins.json",
+        env=variant("poisoned"),
+        stderr_path=stderr,
+    ) as (session, _):
+        warned = await session.list_tools()
+    assert dump(warned) == dump(direct)
+    assert "<IMPORTANT>" in warned.tools[0].description
+    logs = [entry for entry in sentinel_logs(stderr) if entry.get("event") == "tools/list"]
+    assert [entry["decision"] for entry in logs] == ["warn"]
+    assert logs[0]["rule"].startswith("TP-")
+    records = [r for r in read_ndjson(audit) if r["method"] == "tools/list" and r["direction"] == "response"]
+    assert [r["decision"] for r in records] == ["warn"]
+    assert "TP-001" in {f["rule"] for f in records[0]["findings"]}
+
+
+async def test_malicious_tool_result_is_blocked(tmp_path):
+    async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("clean")) as (session, _):
+        await session.list_tools()
+        with pytest.raises(MCPError) as blocked:
+            await session.call_tool("fetch_page", {"url": "https://news.example.com/today"})
+        forecast = await session.call_tool("get_forecast", {"city": "Paris"})
+    assert blocked.value.code == -32001
+    verdict = blocked.value.data["sentinel"]
+    assert verdict["message"]["direction"] == "response"
+    assert verdict["message"]["tool"] == "fetch_page"
+    assert "PI-001" in {f["rule"] for f in verdict["findings"]}
+    assert any(f["path"].startswith("result.content[0].text") for f in verdict["findings"])
+    assert forecast.content[0].text == "Paris: sunny, 21 degrees"
+
+
+async def test_malicious_tool_result_as_tool_error(tmp_path):
+    async with sdk_session(
+        SERVER, ["--block-style", "tool-error"], pins=tmp_path / "pins.json", env=variant("clean")
+    ) as (session, _):
+        result = await session.call_tool("fetch_page", {"url": "https://news.example.com/today"})
+    assert result.is_error is True
+    assert result.content[0].text.startswith("Blocked by Sentinel: ")
+    assert "evil.example" not in result.content[0].text
+
+
+async def test_benign_call_passes_unchanged(tmp_path):
+    async with sdk_session(SERVER, through_proxy=False, env=variant("clean")) as (session, _):
+        direct = await session.call_tool("get_forecast", {"city": "Paris"})
+        direct_sum = await session.call_tool("add", {"a": 2, "b": 3})
+    async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("clean")) as (session, _):
+        proxied = await session.call_tool("get_forecast", {"city": "Paris"})
+        proxied_sum = await session.call_tool("add", {"a": 2, "b": 3})
+    assert proxied.content[0].text == "Paris: sunny, 21 degrees"
+    assert (dump(proxied), dump(proxied_sum)) == (dump(direct), dump(direct_sum))
+
+
+async def test_injection_in_arguments_is_blocked(tmp_path):
+    async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("clean")) as (session, _):
+        await session.list_tools()
+        with pytest.raises(MCPError) as blocked:
+            await session.call_tool("get_forecast", {"city": INJECTION})
+    assert blocked.value.code == -32001
+    assert blocked.value.data["sentinel"]["message"]["direction"] == "request"
+
+
+async def test_changed_tool_definition_between_sessions(tmp_path):
+    pins = tmp_path / "pins.json"
+    async with sdk_session(SERVER, pins=pins, env=variant("clean")) as (session, _):
+        first = await session.list_tools()
+    assert pins.exists(), "the first session pinned nothing"
+    # Same definitions again: nothing to report.
+    async with sdk_session(SERVER, pins=pins, env=variant("clean")) as (session, _):
+        assert dump(await session.list_tools()) == dump(first)
+    # Same command line (same server name), one description changed: a rug pull.
+    async with sdk_session(SERVER, pins=pins, env=variant("rugpull")) as (session, _):
+        with pytest.raises(MCPError) as blocked:
+            await session.list_tools()
+    assert blocked.value.code == -32001
+    findings = blocked.value.data["sentinel"]["findings"]
+    assert [(f["rule"], f["detector"], f["severity"]) for f in findings] == [("MCP-001", "SEC-49", "high")]
+    assert "get_forecast" in findings[0]["reason"] or "tools[2]" in findings[0]["path"]
+    # The change stays reported until the user removes the pin.
+    async with sdk_session(SERVER, pins=pins, env=variant("rugpull")) as (session, _):
+        with pytest.raises(MCPError):
+            await session.list_tools()
+
+
+async def test_rug_pull_not_reported_without_pins(tmp_path):
+    state = tmp_path / "state"
+    env = {"XDG_STATE_HOME": str(state), "HOME": str(tmp_path / "home")}
+    for name in ("clean", "rugpull"):
+        async with sdk_session(SERVER, ["--no-pins"], env=env | variant(name)) as (session, _):
+            assert len((await session.list_tools()).tools) == 3
+    assert not state.exists() and not (tmp_path / "home").exists()
+
+
+async def test_pins_file_from_the_environment(tmp_path):
+    pins = tmp_path / "env-pins.json"
+    async with sdk_session(SERVER, env=variant("clean") | {"SENTINEL_MCP_PINS": str(pins)}) as (session, _):
+        await session.list_tools()
+    assert pins.exists()
+    async with sdk_session(SERVER, env=variant("rugpull") | {"SENTINEL_MCP_PINS": str(pins)}) as (session, _):
+        with pytest.raises(MCPError) as blocked:
+            await session.list_tools()
+    assert "MCP-001" in {f["rule"] for f in blocked.value.data["sentinel"]["findings"]}
+
+
+async def test_same_tool_name_on_another_server_is_warned(tmp_path):
+    pins = tmp_path / "pins.json"
+    stderr = tmp_path / "stderr.txt"
+    async with sdk_session(SERVER, ["--server-name", "alpha"], pins=pins, env=variant("clean")) as (session, _):
+        await session.list_tools()
+    async with sdk_session(
+        SERVER, ["--server-name", "beta"], pins=pins, env=variant("clean"), stderr_path=stderr
+    ) as (session, _):
+        tools = await session.list_tools()
+    assert len(tools.tools) == 3  # medium: warned, not blocked
+    warned = [e for e in sentinel_logs(stderr) if e.get("decision") == "warn"]
+    assert any(e.get("rule") == "MCP-002" for e in warned), stderr.read_text()
+
