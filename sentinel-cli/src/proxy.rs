@@ -122,11 +122,11 @@ where
 {
     match env(name) {
         None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e: T::Err| SetupError::Env { name: name.to_string(), value: v.clone(), message: e.to_string() }),
+        Some(v) => v.trim().parse().map(Some).map_err(|e: T::Err| SetupError::Env {
+            name: name.to_string(),
+            value: v.clone(),
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -211,9 +211,10 @@ fn default_pins_path() -> Option<PathBuf> {
 }
 
 fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
-    let server = options.server.clone().unwrap_or_else(|| {
-        command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
-    });
+    let server = options
+        .server
+        .clone()
+        .unwrap_or_else(|| command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" "));
     let pins = match &options.pins {
         Some(path) => match ToolPins::load(path) {
             Ok(pins) => Some((pins, path.clone())),

@@ -8,6 +8,7 @@ mod alloc;
 mod errors;
 mod evasion;
 mod input;
+mod mcp;
 mod policy;
 mod props;
 mod rules;

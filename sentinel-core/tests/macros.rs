@@ -7,4 +7,7 @@ macro_rules! eqnice {
             panic!("\n{}\nexpected: {:?}\ngot:      {:?}\n", format!($($label)+), expected, got);
         }
     }};
+    ($expected:expr, $got:expr $(,)?) => {
+        eqnice!($expected, $got, "{}", stringify!($got))
+    };
 }
