@@ -305,28 +305,48 @@ impl ToolPolicyDetector {
         self.check_tool(&event.tool, "tool", out);
     }
 
+    /// Matches the name as written and, when it is not ASCII, as its normalised view too
+    /// (invisible characters dropped, homoglyphs and styled letters folded): `os_shеll` with a
+    /// Cyrillic `е` is `os_shell`. Only a non-ASCII name allocates.
     fn check_tool(&self, tool: &str, path: &str, out: &mut dyn Emit) {
+        let folded = (!tool.is_ascii()).then(|| crate::normalized_view(tool));
+        let matches = |globs: &[WildMatch]| {
+            globs.iter().any(|g| g.matches(tool) || folded.as_deref().is_some_and(|f| g.matches(f)))
+        };
+        let shown = ShownTool(tool, folded.as_deref());
         let span = Span { start: 0, end: tool.len() };
-        if self.dangerous.iter().any(|g| g.matches(tool)) {
+        if matches(&self.dangerous) {
             out.emit(
                 RULE_DANGEROUS_TOOL,
                 Field::Tool,
                 path,
                 span,
-                format_args!("tool `{tool}` is on the dangerous-tool list"),
+                format_args!("tool {shown} is on the dangerous-tool list"),
             );
         }
-        if self.deny.iter().any(|g| g.matches(tool)) {
-            out.emit(RULE_DENIED_TOOL, Field::Tool, path, span, format_args!("tool `{tool}` is on the deny list"));
+        if matches(&self.deny) {
+            out.emit(RULE_DENIED_TOOL, Field::Tool, path, span, format_args!("tool {shown} is on the deny list"));
         }
-        if !self.allow.is_empty() && !self.allow.iter().any(|g| g.matches(tool)) {
+        if !self.allow.is_empty() && !matches(&self.allow) {
             out.emit(
                 RULE_TOOL_NOT_ALLOWED,
                 Field::Tool,
                 path,
                 span,
-                format_args!("tool `{tool}` is not on the allow list"),
+                format_args!("tool {shown} is not on the allow list"),
             );
+        }
+    }
+}
+
+/// A tool name in a reason, with what it folds to when that differs (no allocation).
+struct ShownTool<'a>(&'a str, Option<&'a str>);
+
+impl std::fmt::Display for ShownTool<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(folded) if folded != self.0 => write!(f, "`{}` (read as `{folded}`)", self.0),
+            _ => write!(f, "`{}`", self.0),
         }
     }
 }

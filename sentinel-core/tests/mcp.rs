@@ -336,3 +336,18 @@ fn tool_pins_persist_across_sessions() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tool_names_are_read_through_homoglyphs_and_invisible_characters() {
+    for name in ["os_sh\u{435}ll", "os_\u{200b}shell", "\u{ff4f}\u{ff53}_shell"] {
+        let call =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {}}});
+        let verdict = engine().scan_message(&call, Direction::Request);
+        let f = verdict.findings.iter().find(|f| &*f.rule == "DT-001");
+        assert!(f.is_some_and(|f| f.reason.contains("read as `os_shell`")), "{name:?}: {verdict:?}");
+        let event = sentinel_core::Event { tool: name.into(), ..Default::default() };
+        assert!(engine().scan(&event).has_rule("DT-001"), "{name:?} as an event");
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "caf\u{e9}_menu", "arguments": {}}});
+    assert!(!engine().scan_message(&call, Direction::Request).has_rule("DT-001"));
+}
