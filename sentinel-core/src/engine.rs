@@ -1005,8 +1005,10 @@ impl Inner {
                 // `searched`, holds no such match wholly, so the new window starts at most W
                 // before `searched`; it reaches a further W ahead, so that the next hits within
                 // reach are covered and each rule searches each byte at most about twice.
+                // Once the search reached the end of the text, every later hit is covered: the
+                // windows so far form one searched range from the first hit's window on.
                 let searched = kw_first[r].1 as usize;
-                if searched > 0 && hit.end() + GATE_WINDOW <= searched {
+                if searched > 0 && (hit.end() + GATE_WINDOW <= searched || searched >= hay.len()) {
                     continue;
                 }
                 let from = hit.start().saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));

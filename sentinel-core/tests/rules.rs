@@ -56,3 +56,21 @@ fn rule_ids_are_unique_and_examples_are_well_formed() {
         }
     }
 }
+
+/// A keyword-gated rule is verified in windows around its keyword hits; once a window reaches
+/// the end of the text, later hits are not searched again. A match anywhere must still be
+/// found, with many hits before and after it, in short and long texts.
+#[test]
+fn gated_rules_find_matches_among_many_keyword_hits() {
+    let engine = Engine::new().unwrap();
+    let prose = "the plan is on track or close to it and the team works on the next release ";
+    for (before, after) in [(0, 30), (30, 0), (15, 15), (200, 200)] {
+        let prompt = format!("{}id=1' or 1=1 -- {}", prose.repeat(before), prose.repeat(after));
+        let event = sentinel_core::Event { tool: "db".into(), prompt, ..Default::default() };
+        let verdict = engine.scan(&event);
+        assert!(verdict.has_rule("SQL-002"), "({before}, {after}): {:?}", verdict.findings);
+    }
+    let clean = sentinel_core::Event { tool: "db".into(), prompt: prose.repeat(100), ..Default::default() };
+    let verdict = engine.scan(&clean);
+    assert!(verdict.findings.iter().all(|f| &*f.rule == "SZ-001"), "only the size limit: {:?}", verdict.findings);
+}
