@@ -9,7 +9,7 @@ use crate::rules::PyRule;
 use crate::verdict::PyVerdict;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString};
 use rayon::prelude::*;
 use sentinel_core::{
     Action, Config, DetectorConfig, Direction, Engine, Event, FailMode, MessageContext, MessageInfo, Profile, Severity,
@@ -138,10 +138,14 @@ fn from_data<T: serde::de::DeserializeOwned>(py: Python<'_>, option: &str, data:
     serde_json::from_value(value).map_err(|e| config_error(py, option, e))
 }
 
-fn non_negative(py: Python<'_>, option: &str, value: Option<i64>) -> PyResult<Option<usize>> {
-    match value {
-        None => Ok(None),
-        Some(v) => usize::try_from(v).map(Some).map_err(|_| config_error(py, option, "must not be negative")),
+fn non_negative(py: Python<'_>, option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
+    if !value.is_instance_of::<PyInt>() || value.is_instance_of::<PyBool>() {
+        return Err(type_error(option, "an int", &value));
+    }
+    match value.extract::<usize>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(config_error(py, option, "must be a non-negative integer that fits in 64 bits")),
     }
 }
 
@@ -173,12 +177,12 @@ impl PyEngine {
         profile: Option<String>,
         rules: Option<Bound<'_, PyAny>>,
         actions: Option<Bound<'_, PyAny>>,
-        max_scan_bytes: Option<i64>,
-        max_prompt_chars: Option<i64>,
-        max_response_chars: Option<i64>,
+        max_scan_bytes: Option<Bound<'_, PyAny>>,
+        max_prompt_chars: Option<Bound<'_, PyAny>>,
+        max_response_chars: Option<Bound<'_, PyAny>>,
         fail_mode: Option<String>,
         scan_mimes: Option<Vec<String>>,
-        max_json_depth: Option<i64>,
+        max_json_depth: Option<Bound<'_, PyAny>>,
         tools: Option<Bound<'_, PyAny>>,
         detectors: Option<Bound<'_, PyAny>>,
         builtin_rules: bool,

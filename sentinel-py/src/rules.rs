@@ -171,14 +171,14 @@ impl PyRule {
         to_py(py, &self.value())
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Rule(id='{}', detector='{}', severity='{}', enabled={}, name={:?})",
-            self.spec.id,
+            "Rule(id={}, detector='{}', severity='{}', enabled={}, name={})",
+            crate::errors::quoted(py, &self.spec.id),
             self.spec.detector,
             self.severity,
             if self.enabled { "True" } else { "False" },
-            self.spec.name
+            crate::errors::quoted(py, &self.spec.name)
         )
     }
 }

@@ -99,6 +99,7 @@ def test_unreadable_pack_file(tmp_path: Path) -> None:
         ({"actions": {"high": "nuke"}}, "actions"),
         ({"actions": {"severe": "block"}}, "actions"),
         ({"max_scan_bytes": -1}, "max_scan_bytes"),
+        ({"max_json_depth": 2**70}, "max_json_depth"),
         ({"tools": {"block": ["x"]}}, "tools"),
         ({"detectors": {"SEC-01": {"severity_floor": "huge"}}}, "detectors"),
         ({"detectors": {"SEC-99": {"enabled": False}}}, None),  # rejected by the core's build
@@ -118,6 +119,8 @@ def test_config_errors(options: dict[str, Any], option: str | None) -> None:
         {"rules": 3},
         {"rules": [3]},
         {"max_scan_bytes": "1"},
+        {"max_scan_bytes": 1.5},
+        {"max_prompt_chars": True},
         {"scan_mimes": "text/"},
         {"profile": 1},
         {"tools": ["x"]},
