@@ -20,7 +20,7 @@ def _sentinel_built():
 
 @pytest.fixture
 def proxy(tmp_path):
-    """A factory of raw-driven proxies (see harness.Proxy); every one is killed at teardown."""
+    """A factory of raw-driven proxies (see harness.Proxy); every one is stopped at teardown."""
     started = []
 
     def start(server, args=(), **kwargs):
@@ -30,4 +30,4 @@ def proxy(tmp_path):
 
     yield start
     for p in started:
-        p.kill()
+        p.stop()

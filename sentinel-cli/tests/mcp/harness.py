@@ -175,10 +175,15 @@ class Proxy:
                 out.append(json.loads(line))
         return out
 
-    def kill(self):
+    def stop(self):
+        """Teardown: end of input first (so the proxy stops its server), then SIGKILL."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.close_stdin()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self._stderr.close()
 
 
