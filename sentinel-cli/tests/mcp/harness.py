@@ -212,9 +212,13 @@ def read_record(path):
 
 
 @contextlib.asynccontextmanager
-async def sdk_session(server, proxy_args=(), pins=None, env=None, stderr_path=None, through_proxy=True, **session_args):
-    """An initialised `mcp.ClientSession` with `server` (a command line), through `sentinel proxy`
-    unless `through_proxy` is false. Yields (session, initialize result)."""
+async def sdk_session(
+    server, proxy_args=(), pins=None, env=None, stderr_path=None, through_proxy=True, handshake="initialize", **session_args
+):
+    """A connected `mcp.ClientSession` with `server` (a command line), through `sentinel proxy`
+    unless `through_proxy` is false. `handshake` is `initialize` (protocol 2025-11-25 and
+    earlier) or `discover` (`server/discover`, protocol 2026-07-28). Yields (session, the
+    handshake's result)."""
     if through_proxy:
         args = ["proxy"]
         if pins is not None:
@@ -227,7 +231,7 @@ async def sdk_session(server, proxy_args=(), pins=None, env=None, stderr_path=No
         async with stdio_client(params, errlog=errlog) as (read, write):
             async with ClientSession(read, write, **session_args) as session:
                 with anyio.fail_after(30):
-                    init = await session.initialize()
+                    init = await (session.initialize() if handshake == "initialize" else session.discover())
                 yield session, init
 
 

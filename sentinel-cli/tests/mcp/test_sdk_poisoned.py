@@ -165,3 +165,21 @@ async def test_same_tool_name_on_another_server_is_warned(tmp_path):
     warned = [e for e in sentinel_logs(stderr) if e.get("decision") == "warn"]
     assert any(e.get("rule") == "MCP-002" for e in warned), stderr.read_text()
 
+
+
+async def test_protocol_2026_07_28_through_the_proxy(tmp_path):
+    # The newest protocol has no `initialize`: the client probes `server/discover`. The proxy
+    # does not know it and must pass it through, and still scan what follows.
+    async with sdk_session(SERVER, through_proxy=False, env=variant("clean"), handshake="discover") as (session, direct):
+        direct_tools = await session.list_tools()
+    async with sdk_session(
+        SERVER, pins=tmp_path / "pins.json", env=variant("clean"), handshake="discover"
+    ) as (session, proxied):
+        assert session.protocol_version == "2026-07-28"
+        assert dump(await session.list_tools()) == dump(direct_tools)
+        forecast = await session.call_tool("get_forecast", {"city": "Oslo"})
+        with pytest.raises(MCPError) as blocked:
+            await session.call_tool("fetch_page", {"url": "https://news.example.com/today"})
+    assert dump(proxied) == dump(direct)
+    assert forecast.content[0].text == "Oslo: sunny, 21 degrees"
+    assert blocked.value.code == -32001
