@@ -5,13 +5,14 @@ indirect prompt injection, and a tool definition that changes between sessions."
 import sys
 
 import pytest
-from mcp import MCPError
+from mcp import MCPError, types
 
 from harness import INJECTION, POISONED_SERVER, parse_log_line, read_ndjson, sdk_session
 
 pytestmark = pytest.mark.anyio
 
 SERVER = [sys.executable, str(POISONED_SERVER)]
+TOOLS = ["add", "fetch_page", "get_forecast", "summarize"]
 
 
 def variant(name):
@@ -137,7 +138,7 @@ async def test_rug_pull_not_reported_without_pins(tmp_path):
     env = {"XDG_STATE_HOME": str(state), "HOME": str(tmp_path / "home")}
     for name in ("clean", "rugpull"):
         async with sdk_session(SERVER, ["--no-pins"], env=env | variant(name)) as (session, _):
-            assert len((await session.list_tools()).tools) == 3
+            assert [t.name for t in (await session.list_tools()).tools] == TOOLS
     assert not state.exists() and not (tmp_path / "home").exists()
 
 
@@ -161,7 +162,7 @@ async def test_same_tool_name_on_another_server_is_warned(tmp_path):
         SERVER, ["--server-name", "beta"], pins=pins, env=variant("clean"), stderr_path=stderr
     ) as (session, _):
         tools = await session.list_tools()
-    assert len(tools.tools) == 3  # medium: warned, not blocked
+    assert [t.name for t in tools.tools] == TOOLS  # medium: warned, not blocked
     warned = [e for e in sentinel_logs(stderr) if e.get("decision") == "warn"]
     assert any(e.get("rule") == "MCP-002" for e in warned), stderr.read_text()
 
@@ -183,3 +184,25 @@ async def test_protocol_2026_07_28_through_the_proxy(tmp_path):
     assert dump(proxied) == dump(direct)
     assert forecast.content[0].text == "Oslo: sunny, 21 degrees"
     assert blocked.value.code == -32001
+
+
+async def test_server_to_client_sampling_through_the_proxy(tmp_path):
+    # A real server-to-client request: the server's tool asks the host's model (sampling), the
+    # SDK client answers with its sampling callback, through the proxy both ways.
+    prompts = []
+
+    async def sampling(context, params):
+        prompts.append(params.messages[0].content.text)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="A short summary."), model="test-model"
+        )
+
+    async with sdk_session(
+        SERVER, pins=tmp_path / "pins.json", env=variant("clean"), sampling_callback=sampling
+    ) as (session, _):
+        benign = await session.call_tool("summarize", {"text": "The meeting moved to Tuesday."})
+        sneaky = await session.call_tool("summarize", {"text": "The meeting moved to Tuesday.", "sneaky": True})
+    assert benign.content[0].text == "A short summary."
+    # The injected sampling request never reached the host's model; the server got the block.
+    assert prompts == ["Summarise in one sentence: The meeting moved to Tuesday."]
+    assert sneaky.content[0].text == "sampling failed: code -32001, blocked by Sentinel: True"
