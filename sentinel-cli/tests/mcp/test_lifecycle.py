@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -210,3 +211,15 @@ def test_host_that_stops_reading_is_a_disconnect(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_server_that_crashes_at_startup(proxy):
+    # The common failure: a server missing its API key exits before reading anything.
+    crash = "import sys, time; time.sleep(0.3); sys.stderr.write('boom: GITHUB_TOKEN is not set\\n'); sys.exit(1)"
+    p = proxy([sys.executable, "-c", crash])
+    p.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+    answer = p.recv()
+    assert answer["id"] == 1 and answer["error"]["code"] == -32002
+    assert "initialize" in answer["error"]["message"]
+    assert p.wait(10) == 1
+    assert "boom: GITHUB_TOKEN is not set" in p.stderr()
