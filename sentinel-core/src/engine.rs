@@ -1003,8 +1003,8 @@ impl Inner {
                 // Windows of one rule: a match of at most GATE_WINDOW bytes that contains this
                 // hit lies in [hit.start - W, hit.end + W]. What was searched before, up to
                 // `searched`, holds no such match wholly, so the new window starts at most W
-                // before `searched`; it reaches a further W ahead, so that the next hits within
-                // reach are covered and each rule searches each byte at most about twice.
+                // before `searched`; it reaches GATE_LOOKAHEAD ahead, so that the next hits
+                // within reach are covered and each rule searches each byte about once.
                 // Once the search reached the end of the text, every later hit is covered: the
                 // windows so far form one searched range from the first hit's window on.
                 let searched = kw_first[r].1 as usize;
@@ -1013,7 +1013,7 @@ impl Inner {
                 }
                 let from = hit.start().saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
                 let start = floor_char_boundary(hay, from);
-                let end = ceil_char_boundary(hay, (hit.end() + 2 * GATE_WINDOW).min(hay.len()));
+                let end = ceil_char_boundary(hay, (hit.end() + GATE_LOOKAHEAD).min(hay.len()));
                 kw_first[r].1 = end as u32;
                 let single = &mx.single[ri];
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
@@ -1159,6 +1159,11 @@ const MATCHED: (u32, u32) = (u32::MAX, 0);
 /// How far around a keyword hit a gated rule's regex is verified, each way (bytes). A match
 /// that contains the keyword and is at most this long is always found.
 pub const GATE_WINDOW: usize = 2048;
+/// How far past a keyword hit a gated rule's window reaches. A window re-searches up to
+/// `GATE_WINDOW` bytes of the previous one; reaching far ahead makes that overlap small when
+/// hits are dense (a rule then searches the text about once, not twice), and costs nothing
+/// more when they are sparse than one pass over what the window covers.
+const GATE_LOOKAHEAD: usize = 16 * GATE_WINDOW;
 
 /// The smallest index `>= i` on a character boundary of `s`.
 fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
