@@ -109,12 +109,13 @@ def test_invalid_option_values_are_usage_errors(proxy, tmp_path):
 # --- Scan limits and MIME types -----------------------------------------------------------------
 
 
-def test_scan_cap_from_flag_and_environment(proxy, server, record):
+def test_scan_cap_from_flag_and_environment(proxy, server, record, tmp_path):
     # The injection sits 5,000 bytes in: past a 1,000-byte cap, within the default one.
     message = call(1, "echo", text="hello " * 833 + INJECTION)
     assert outcome(proxy(server), record, 1, message) == "block"
-    for p in (proxy(server, ["--max-scan-bytes", "1000"]), proxy(server, env=clean_env(SENTINEL_MCP_MAX_SCAN_BYTES=1000))):
-        record.unlink(missing_ok=True)
+    for i, (args, env) in enumerate([(["--max-scan-bytes", "1000"], {}), ([], {"SENTINEL_MCP_MAX_SCAN_BYTES": 1000})]):
+        record = tmp_path / f"received-{i}.ndjson"
+        p = proxy(fake_server("--record", record), args, env=clean_env(**env))
         assert outcome(p, record, 1, message) == "warn"
         warned = next(e for e in p.logs() if e.get("decision") == "warn")
         assert warned["rule"] == "SYS-002"

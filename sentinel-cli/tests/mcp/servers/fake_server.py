@@ -199,8 +199,10 @@ def main():
     if options.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if options.pidfile:
-        with open(options.pidfile, "w") as f:
+        # Written whole, then renamed: a reader never sees an empty file.
+        with open(options.pidfile + ".tmp", "w") as f:
             f.write(str(os.getpid()))
+        os.rename(options.pidfile + ".tmp", options.pidfile)
     record = open(options.record, "ab") if options.record else None
     server = Server()
     stdin = sys.stdin.buffer
