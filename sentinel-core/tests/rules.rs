@@ -74,3 +74,26 @@ fn gated_rules_find_matches_among_many_keyword_hits() {
     let verdict = engine.scan(&clean);
     assert!(verdict.findings.iter().all(|f| &*f.rule == "SZ-001"), "only the size limit: {:?}", verdict.findings);
 }
+
+/// Rule names are the reasons users see, and the proxy's block messages quote them: a block
+/// message that passes through another Sentinel (a sampling result, a log shown to a model)
+/// must not be blocked itself.
+#[test]
+fn rule_names_do_not_trigger_rules() {
+    let engine = Engine::new().unwrap();
+    for rule in engine.rules() {
+        let name = &rule.spec().name;
+        for field in ["prompt", "response"] {
+            let mut event = sentinel_core::Event { tool: "notes".into(), ..Default::default() };
+            *(if field == "prompt" { &mut event.prompt } else { &mut event.response }) = name.clone();
+            let verdict = engine.scan(&event);
+            assert_eq!(
+                verdict.action,
+                sentinel_core::Action::Allow,
+                "{} {name:?} in {field}: {:?}",
+                rule.id(),
+                verdict.findings
+            );
+        }
+    }
+}

@@ -185,7 +185,7 @@ def test_key_value_log_line(proxy, server):
     p.request(call(3, "echo", text=INJECTION))
     line = next(line for line in p.stderr().splitlines() if "decision=block" in line)
     assert line.startswith("[sentinel] event=tools/call decision=block direction=request detector=SEC-01 rule=PI-001 severity=high tool=echo id=3 reason=")
-    assert p.logs()[0]["reason"] == "instruction override (ignore previous instructions)"
+    assert p.logs()[0]["reason"] == "instruction override"
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
