@@ -34,7 +34,7 @@ pub(crate) enum Command {
     /// `sentinel proxy [OPTIONS] -- COMMAND [ARGS...]`, or `sentinel proxy [OPTIONS] --target
     /// COMMAND [ARGS...]` (everything after --target's command belongs to the command). Requests
     /// are scanned before they reach the server and responses before they reach the host; a
-    /// blocked message is answered with a JSON-RPC error (code -32001) naming the detector,
+    /// blocked message is answered with a JSON-RPC error (code -32051) naming the detector,
     /// severity and reason. Flags override the SENTINEL_MCP_* environment variables, which
     /// override SENTINEL_HOOK_*. The proxy exits with the server's exit status.
     Proxy(ProxyArgs),
@@ -43,7 +43,7 @@ pub(crate) enum Command {
 /// How a blocked `tools/call` is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BlockStyle {
-    /// A JSON-RPC error (code -32001) with the verdict in `error.data.sentinel`.
+    /// A JSON-RPC error (code -32051) with the verdict in `error.data.sentinel`.
     Error,
     /// A `tools/call` result with `isError: true` and the reason as text, so the model sees
     /// the failure (other methods still get the JSON-RPC error).

@@ -38,11 +38,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 /// JSON-RPC error code of a message blocked by Sentinel.
-pub(crate) const BLOCKED: i64 = -32001;
+/// (Implementation-defined server errors are -32000 to -32099; -32000 and -32001 are taken by
+/// the MCP SDKs for a closed connection and a request timeout, -32002 by MCP's "resource not
+/// found", -32042 by its URL elicitation.)
+pub(crate) const BLOCKED: i64 = -32051;
 /// JSON-RPC error code for a request the server exited without answering.
-pub(crate) const SERVER_GONE: i64 = -32002;
+pub(crate) const SERVER_GONE: i64 = -32052;
+/// How long the proxy drains the server's stdout after the server exited, before it stops the
+/// processes the server left holding it.
+const DRAIN: Duration = Duration::from_millis(300);
 /// JSON-RPC error code for a line that is not JSON (the JSON-RPC "Parse error").
 pub(crate) const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC "Invalid Request" (an empty batch).
+pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// Exit code when the server cannot be started (as a shell's "command not found").
 const EXIT_SPAWN: u8 = 127;
 
@@ -64,8 +72,12 @@ struct Proxy {
     audit: Option<Mutex<BufWriter<File>>>,
     shutting_down: AtomicBool,
     exited: AtomicBool,
+    /// The host stopped reading the proxy's stdout.
+    host_gone: AtomicBool,
     pid: u32,
     grace: Duration,
+    /// The proxy itself, for the threads that shutdown starts.
+    me: std::sync::OnceLock<std::sync::Weak<Proxy>>,
 }
 
 /// Where a message comes from.
@@ -271,9 +283,12 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
         audit,
         shutting_down: AtomicBool::new(false),
         exited: AtomicBool::new(false),
+        host_gone: AtomicBool::new(false),
         pid: child.id(),
         grace: options.grace,
+        me: std::sync::OnceLock::new(),
     });
+    let _ = proxy.me.set(Arc::downgrade(&proxy));
 
     #[cfg(unix)]
     watch_signals(&proxy);
@@ -288,16 +303,51 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
             })
             .expect("spawn the host reader");
     }
-    relay(&proxy, Side::Server, BufReader::new(stdout));
-    let status = child.wait();
-    proxy.exited.store(true, Ordering::SeqCst);
-    let code = match status {
-        Ok(s) => exit_code(s),
-        Err(e) => {
-            crate::report(format_args!("cannot wait for the MCP server: {e}"));
-            crate::EXIT_ERROR
+    // The server's stdout and the server's exit are watched apart: a process the server
+    // started can keep its stdout open after the server is gone.
+    let (events, done) = std::sync::mpsc::channel::<Option<u8>>();
+    {
+        let (proxy, events) = (proxy.clone(), events.clone());
+        std::thread::Builder::new()
+            .name("server-reader".into())
+            .spawn(move || {
+                relay(&proxy, Side::Server, BufReader::new(stdout));
+                let _ = events.send(None);
+            })
+            .expect("spawn the server reader");
+    }
+    std::thread::Builder::new()
+        .name("server-waiter".into())
+        .spawn(move || {
+            let code = match child.wait() {
+                Ok(s) => exit_code(s),
+                Err(e) => {
+                    crate::report(format_args!("cannot wait for the MCP server: {e}"));
+                    crate::EXIT_ERROR
+                }
+            };
+            let _ = events.send(Some(code));
+        })
+        .expect("spawn the server waiter");
+    let mut stdout_closed = false;
+    let code = loop {
+        match done.recv() {
+            Ok(Some(code)) => break code,
+            Ok(None) => stdout_closed = true,
+            Err(_) => break crate::EXIT_ERROR,
         }
     };
+    proxy.exited.store(true, Ordering::SeqCst);
+    if !stdout_closed {
+        // Give what the server wrote before it exited time to be relayed; then stop whatever
+        // of its process group still holds its stdout.
+        if done.recv_timeout(DRAIN).is_err() {
+            proxy
+                .log_event("server_exit", "the server exited but its stdout is still open: stopping its process group");
+            kill_group(proxy.pid);
+            let _ = done.recv_timeout(DRAIN);
+        }
+    }
     // Requests the server will never answer.
     let pending: Vec<(String, (String, Option<String>))> = lock(&proxy.pending_host).drain().collect();
     for (id, (method, _)) in pending {
@@ -325,6 +375,20 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
 #[cfg(not(unix))]
 fn exit_code(status: std::process::ExitStatus) -> u8 {
     status.code().map_or(crate::EXIT_ERROR, |c| c as u8)
+}
+
+/// SIGKILL to what is left of the server's process group once the server itself exited (the
+/// group id stays reserved while any member lives, so it cannot name another group).
+fn kill_group(pid: u32) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        if let Some(pid) = Pid::from_raw(pid as i32) {
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
 }
 
 /// SIGTERM, SIGINT or SIGHUP to the proxy: the same shutdown as the host leaving.
@@ -519,13 +583,22 @@ fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
                 proxy.send_to_other(from, &reply(id));
             }
         }
-        // A blocked batch: every request in it is answered with the error.
+        // A blocked batch: every request in it is answered with the error, in one batch
+        // response (JSON-RPC 2.0 §6); a batch of notifications only gets nothing.
         (Value::Array(batch), _) => {
-            for item in batch {
-                let (Some(id), true) = (item.get("id").filter(|i| !i.is_null()), item.get("method").is_some()) else {
-                    continue;
-                };
-                proxy.send_back(from, &reply(id));
+            let replies: Vec<Value> = batch
+                .iter()
+                .filter(|item| item.get("method").is_some())
+                .filter_map(|item| item.get("id").filter(|i| !i.is_null()))
+                .map(reply)
+                .collect();
+            if !replies.is_empty() {
+                proxy.send_back(from, &Value::Array(replies));
+            } else if batch.is_empty() {
+                proxy.send_back(
+                    from,
+                    &error_response(&Value::Null, INVALID_REQUEST, "Invalid Request: an empty batch", None),
+                );
             }
         }
         _ => proxy.send_back(from, &error_response(&Value::Null, BLOCKED, &text, Some(&data))),
@@ -597,11 +670,21 @@ impl Proxy {
         self.write_host(&to_line(message));
     }
 
+    /// A line to the host. The first failed write means the host is gone: that is logged
+    /// once, and the server is shut down as when the host closes stdin.
     fn write_host(&self, line: &[u8]) {
+        if self.host_gone.load(Ordering::SeqCst) {
+            return;
+        }
         let mut out = lock(&self.host_out);
         if out.write_all(line).and_then(|()| out.flush()).is_err() {
             drop(out);
-            self.log_event("host_write_error", "the host stopped reading the proxy's stdout");
+            if !self.host_gone.swap(true, Ordering::SeqCst) {
+                self.log_event("host_disconnect", "the host stopped reading the proxy's stdout; stopping the server");
+                if let Some(me) = self.me.get().and_then(std::sync::Weak::upgrade) {
+                    shutdown(&me);
+                }
+            }
         }
     }
 
@@ -648,8 +731,10 @@ impl Proxy {
         let decision = if self.fail_open { "allow" } else { "block" };
         self.log_line(&[("event", "parse_error"), ("decision", decision), ("source", from.as_str())], &reason);
         self.audit_record(json!({
-            "time": now(), "server": self.server, "method": null, "direction": null, "source": from.as_str(),
-            "decision": decision, "reason": reason,
+            "time": now(), "server": self.server, "method": null, "tool": null, "direction": null,
+            "source": from.as_str(), "id": null, "decision": decision, "severity": "high",
+            "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
+                          "severity": "high", "reason": reason}],
         }));
         if self.fail_open {
             self.forward(from, line);
@@ -684,7 +769,8 @@ impl Proxy {
             self.write_log(&record.to_string());
             return;
         }
-        let mut line = format!("[sentinel] event={} decision={decision} direction={direction}", method.unwrap_or("-"));
+        let event = quote(method.unwrap_or("-"));
+        let mut line = format!("[sentinel] event={event} decision={decision} direction={direction}");
         if let Some(f) = top {
             line.push_str(&format!(" detector={} rule={} severity={}", f.detector, f.rule, f.severity));
         }
@@ -727,8 +813,13 @@ impl Proxy {
         }
     }
 
+    /// One log line in one write, so that the server's stderr (which is the proxy's too)
+    /// cannot land in the middle of it.
     fn write_log(&self, line: &str) {
-        let _ = writeln!(io::stderr().lock(), "{line}");
+        let mut buf = String::with_capacity(line.len() + 1);
+        buf.push_str(line);
+        buf.push('\n');
+        let _ = io::stderr().lock().write_all(buf.as_bytes());
     }
 
     fn audit_record(&self, record: Value) {

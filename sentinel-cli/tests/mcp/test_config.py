@@ -28,7 +28,7 @@ def outcome(p, record, request_id, message):
     response = p.request(message)
     forwarded = any(json.loads(line).get("id") == request_id for line in read_record(record))
     logged = [e["decision"] for e in p.logs() if e.get("id") == str(request_id) and e.get("direction") == "request"]
-    if "error" in response and response["error"]["code"] == -32001:
+    if "error" in response and response["error"]["code"] == -32051:
         assert not forwarded and logged == ["block"], (forwarded, logged)
         return "block"
     assert forwarded, response
@@ -135,12 +135,12 @@ def test_scan_mimes_from_flag_and_environment(proxy, server):
         proxy(server, env=clean_env(SENTINEL_MCP_SCAN_MIMES="application/x-sentinel-test")),
     ):
         response = p.request(read)
-        assert response["error"]["code"] == -32001
+        assert response["error"]["code"] == -32051
         assert response["error"]["data"]["sentinel"]["message"]["method"] == "resources/read"
     # Without a MIME type, a blob is scanned.
     unlabelled = json.loads(json.dumps(read))
     del unlabelled["params"]["mimeType"]
-    assert proxy(server).request(unlabelled)["error"]["code"] == -32001
+    assert proxy(server).request(unlabelled)["error"]["code"] == -32051
 
 
 def test_user_rule_pack(proxy, server, record, tmp_path):

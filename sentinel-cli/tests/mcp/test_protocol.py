@@ -37,7 +37,7 @@ def text_of(response):
 def assert_blocked(response, request_id, direction, rule):
     assert response["id"] == request_id and "result" not in response, response
     error = response["error"]
-    assert error["code"] == -32001
+    assert error["code"] == -32051
     assert error["message"].startswith("Blocked by Sentinel: ")
     verdict = error["data"]["sentinel"]
     assert verdict["action"] == "block"
@@ -324,7 +324,7 @@ def test_server_to_client_request_with_an_injection_never_reaches_the_host(proxy
     assert response.get("method") is None, f"the blocked server request reached the host: {response}"
     answered = json.loads(read_record(record)[-1])
     assert answered["id"] == "srv-1"
-    assert answered["error"]["code"] == -32001
+    assert answered["error"]["code"] == -32051
 
 
 def test_error_answer_from_the_host_reaches_the_server(proxy, server, record):
@@ -343,7 +343,7 @@ def test_tool_redefined_in_the_middle_of_a_session(proxy, server):
     assert p.recv() == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
     assert p.recv()["id"] == 2
     response = p.request({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
-    assert response["error"]["code"] == -32001
+    assert response["error"]["code"] == -32051
     assert [f["rule"] for f in response["error"]["data"]["sentinel"]["findings"]] == ["MCP-001"]
 
 
@@ -427,3 +427,26 @@ def test_injection_in_any_response_surface_is_blocked(proxy, tmp_path, method):
     verdict = assert_blocked(response, 1, "response", "PI-001")
     assert verdict["message"]["method"] == method
     assert p.request({"jsonrpc": "2.0", "id": 2, "method": "ping"}) == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+# --- Batches (JSON-RPC 2.0 §6; protocol versions before 2025-06-18) ----------------------------
+
+
+def test_a_blocked_batch_is_answered_with_one_batch_of_errors(proxy, server, record):
+    p = proxy(server)
+    batch = [call(1, "echo", text=BENIGN), {"jsonrpc": "2.0", "method": "notifications/progress", "params": {}},
+             call(2, "echo", text=INJECTION)]
+    p.send(batch)
+    answer = p.recv()
+    assert isinstance(answer, list), answer
+    assert [a["id"] for a in answer] == [1, 2], "each request of the batch, in order; no answer to the notification"
+    assert {a["error"]["code"] for a in answer} == {-32051}
+    assert p.request({"jsonrpc": "2.0", "id": 3, "method": "ping"})["id"] == 3, "the proxy goes on"
+    assert not any(m.get("id") in (1, 2) for m in read_ndjson(record) if isinstance(m, dict)), "nothing of the batch reached the server"
+
+
+def test_an_empty_batch_is_an_invalid_request(proxy, server):
+    p = proxy(server)
+    p.send([])
+    answer = p.recv()
+    assert answer["id"] is None and answer["error"]["code"] == -32600, answer

@@ -67,7 +67,7 @@ async def test_injection_in_arguments_is_blocked_before_the_server(tmp_path, roo
             await session.call_tool("write_file", {"path": str(target), "content": INJECTION})
         # The proxy is still there for the next call.
         ok = await session.call_tool("read_text_file", {"path": str(root / "notes.txt")})
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     assert blocked.value.message.startswith("Blocked by Sentinel: SEC-01 PromptInjection (high)")
     verdict = blocked.value.data["sentinel"]
     assert verdict["action"] == "block"
@@ -83,6 +83,6 @@ async def test_path_traversal_is_blocked(tmp_path, root):
     async with sdk_session(fs_server() + [str(root)], pins=tmp_path / "pins.json") as (session, _):
         with pytest.raises(MCPError) as blocked:
             await session.call_tool("read_text_file", {"path": f"{root}/../../../../etc/passwd"})
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     rules = {f["rule"] for f in blocked.value.data["sentinel"]["findings"]}
     assert "PATH-001" in rules

@@ -31,7 +31,7 @@ async def test_poisoned_description_blocks_tools_list(tmp_path):
     async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("poisoned")) as (session, _):
         with pytest.raises(MCPError) as blocked:
             await session.list_tools()
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     verdict = blocked.value.data["sentinel"]
     assert verdict["message"]["direction"] == "response"
     assert verdict["message"]["method"] == "tools/list"
@@ -72,7 +72,7 @@ async def test_malicious_tool_result_is_blocked(tmp_path):
         with pytest.raises(MCPError) as blocked:
             await session.call_tool("fetch_page", {"url": "https://news.example.com/today"})
         forecast = await session.call_tool("get_forecast", {"city": "Paris"})
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     verdict = blocked.value.data["sentinel"]
     assert verdict["message"]["direction"] == "response"
     assert verdict["message"]["tool"] == "fetch_page"
@@ -107,7 +107,7 @@ async def test_injection_in_arguments_is_blocked(tmp_path):
         await session.list_tools()
         with pytest.raises(MCPError) as blocked:
             await session.call_tool("get_forecast", {"city": INJECTION})
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     assert blocked.value.data["sentinel"]["message"]["direction"] == "request"
 
 
@@ -123,7 +123,7 @@ async def test_changed_tool_definition_between_sessions(tmp_path):
     async with sdk_session(SERVER, pins=pins, env=variant("rugpull")) as (session, _):
         with pytest.raises(MCPError) as blocked:
             await session.list_tools()
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
     findings = blocked.value.data["sentinel"]["findings"]
     assert [(f["rule"], f["detector"], f["severity"]) for f in findings] == [("MCP-001", "SEC-49", "high")]
     assert "get_forecast" in findings[0]["reason"] or "tools[2]" in findings[0]["path"]
@@ -183,7 +183,7 @@ async def test_protocol_2026_07_28_through_the_proxy(tmp_path):
             await session.call_tool("fetch_page", {"url": "https://news.example.com/today"})
     assert dump(proxied) == dump(direct)
     assert forecast.content[0].text == "Oslo: sunny, 21 degrees"
-    assert blocked.value.code == -32001
+    assert blocked.value.code == -32051
 
 
 async def test_server_to_client_sampling_through_the_proxy(tmp_path):
@@ -205,4 +205,4 @@ async def test_server_to_client_sampling_through_the_proxy(tmp_path):
     assert benign.content[0].text == "A short summary."
     # The injected sampling request never reached the host's model; the server got the block.
     assert prompts == ["Summarise in one sentence: The meeting moved to Tuesday."]
-    assert sneaky.content[0].text == "sampling failed: code -32001, blocked by Sentinel: True"
+    assert sneaky.content[0].text == "sampling failed: code -32051, blocked by Sentinel: True"
