@@ -37,8 +37,8 @@ import random
 import re
 import statistics
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -224,51 +224,52 @@ def percentile(samples: list[int], q: float) -> float:
 
 
 def per_event(name: str, scan: Callable[[Any], Any], inputs: list[Any], rounds: int, nbytes: int) -> dict[str, Any]:
+    """Times each call. Percentiles are over every call of every pass; throughput is the best
+    pass (the machine is shared: a pass slowed by another process says nothing about us)."""
     for item in inputs[: min(len(inputs), 200)]:  # warm-up (caches, scratch pools, lazy DFAs)
         scan(item)
     samples: list[int] = []
     clock = time.perf_counter_ns
-    start = clock()
+    best = float("inf")
     for _ in range(rounds):
+        start = clock()
         for item in inputs:
             t0 = clock()
             scan(item)
             samples.append(clock() - t0)
-    elapsed = (clock() - start) / 1e9
-    n = len(inputs) * rounds
+        best = min(best, (clock() - start) / 1e9)
     return {"name": name, "p50_us": percentile(samples, 0.50), "p99_us": percentile(samples, 0.99),
-            "mean_us": statistics.fmean(samples) / 1000.0, "events_per_s": n / elapsed,
-            "mb_per_s": nbytes * rounds / elapsed / 1e6}
+            "mean_us": statistics.fmean(samples) / 1000.0, "events_per_s": len(inputs) / best,
+            "mb_per_s": nbytes / best / 1e6}
 
 
 def batch(name: str, scan_all: Callable[[], Any], count: int, rounds: int, nbytes: int) -> dict[str, Any]:
-    scan_all()
-    start = time.perf_counter()
-    for _ in range(rounds):
+    """Times whole batches; the best pass. Warm-up: three batches, because the batch runs on
+    rayon's threads, whose scratches (lazy DFA caches) start cold and fill as they see text."""
+    for _ in range(3):
         scan_all()
-    elapsed = time.perf_counter() - start
-    return {"name": name, "p50_us": None, "p99_us": None, "mean_us": elapsed / (count * rounds) * 1e6,
-            "events_per_s": count * rounds / elapsed, "mb_per_s": nbytes * rounds / elapsed / 1e6}
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        scan_all()
+        best = min(best, time.perf_counter() - start)
+    return {"name": name, "p50_us": None, "p99_us": None, "mean_us": best / count * 1e6,
+            "events_per_s": count / best, "mb_per_s": nbytes / best / 1e6}
 
 
-def threaded(scan: Callable[[Any], Any], inputs: list[Any], threads: int, rounds: int) -> float:
-    """Events per second with ``threads`` Python threads, each scanning the whole set."""
-    barrier = threading.Barrier(threads + 1)
+def threaded(pool: ThreadPoolExecutor, scan: Callable[[Any], Any], inputs: list[Any], threads: int) -> float:
+    """Events per second with ``threads`` tasks on the pool's (long-lived) threads, each task
+    scanning the whole set. Long-lived threads, as in a server's thread pool: each keeps the
+    scratches it warmed up in the engine's pool."""
 
     def work() -> None:
-        barrier.wait()
-        for _ in range(rounds):
-            for item in inputs:
-                scan(item)
+        for item in inputs:
+            scan(item)
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    barrier.wait()
     start = time.perf_counter()
-    for w in workers:
-        w.join()
-    return len(inputs) * rounds * threads / (time.perf_counter() - start)
+    for future in [pool.submit(work) for _ in range(threads)]:
+        future.result()
+    return len(inputs) * threads / (time.perf_counter() - start)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -278,7 +279,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1000, help="number of events (default 1000)")
-    parser.add_argument("--rounds", type=int, default=3, help="measured passes per method (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured passes per method (default 5)")
     parser.add_argument("--re-rounds", type=int, default=1, help="passes of the slow re loop (default 1)")
     parser.add_argument("--malicious", type=float, default=0.25, help="share of generated events with an attack")
     parser.add_argument("--corpus", type=Path, help="read events from a labelled corpus (dev.jsonl format) instead")
@@ -286,6 +287,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
+    load_start = os.getloadavg()
     t0 = time.perf_counter()
     engine = Engine()
     build_s = time.perf_counter() - t0
@@ -331,14 +333,27 @@ def main() -> None:
     ]
     by_name = {r["name"]: r for r in results}
 
-    # Threads: the hyperscan scratch is per thread, so the threaded hyperscan run gets its own.
-    one = threaded(engine.scan, events, 1, args.rounds)
-    two = threaded(engine.scan, events, 2, args.rounds)
+    # Threads: 1 and 2 alternately on two long-lived threads; best of each, and the ratio of
+    # each adjacent pair. Warm-up first: the scratches a thread takes from the engine's pool
+    # start with cold lazy DFA caches.
+    one = two = 0.0
+    pairs = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(3):
+            threaded(pool, engine.scan, events, 2)
+        for _ in range(2 * args.rounds):
+            a, b = threaded(pool, engine.scan, events, 1), threaded(pool, engine.scan, events, 2)
+            one, two = max(one, a), max(two, b)
+            pairs.append(b / a)
+    load_end = os.getloadavg()
 
     print(f"# mcp_sentinel benchmark ({time.strftime('%Y-%m-%d')})\n")
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
           f"{platform.platform()}")
-    print(f"Engine build: {build_s:.2f} s; {len(engine.rules())} rules.")
+    print(f"Load average (1, 5, 15 min) at start {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; "
+          f"at end {load_end[0]:.2f}, {load_end[1]:.2f}, {load_end[2]:.2f} (the machine may be shared).")
+    print(f"Engine build: {build_s:.2f} s; {len(engine.rules())} rules. Throughput: best of {args.rounds} passes "
+          f"({args.re_rounds} for the re loop); latency percentiles: every call of every pass.")
     source = f"corpus {args.corpus}" if args.corpus else \
         f"generated (seed {args.seed}, {args.malicious:.0%} with an attack)"
     print(f"Events: {len(events)} from {source}; JSON size p50 {sizes[len(sizes) // 2]:,} B, "
@@ -359,18 +374,21 @@ def main() -> None:
         "hyperscan / sentinel dict (p50)": hs["p50_us"] / dict_scan["p50_us"],
         "hyperscan / sentinel dict (throughput)": dict_scan["events_per_s"] / hs["events_per_s"],
         "hyperscan / sentinel JSON str (throughput)": str_scan["events_per_s"] / hs["events_per_s"],
-        "2 threads / 1 thread (scan(dict))": two / one,
+        "2 threads / 1 thread (scan(dict), best of each)": two / one,
+        "2 threads / 1 thread (scan(dict), median of adjacent pairs)": statistics.median(pairs),
     }
     print(f"\nThreads (scan(dict), each thread scans every event): 1 thread {one:,.0f} events/s, "
-          f"2 threads {two:,.0f} events/s.\n")
+          f"2 threads {two:,.0f} events/s (best of {len(pairs)}); ratio of the {len(pairs)} adjacent 1-then-2 "
+          f"pairs: min {min(pairs):.2f}×, median {statistics.median(pairs):.2f}×, max {max(pairs):.2f}×.\n")
     print("| ratio | value | target |")
     print("|---|---:|---|")
     targets = {"re / sentinel dict (throughput)": "≥ 50×", "hyperscan / sentinel dict (throughput)": "≥ 1× (no slower)",
-               "2 threads / 1 thread (scan(dict))": "≥ 1.7×"}
+               "2 threads / 1 thread (scan(dict), best of each)": "≥ 1.7×",
+               "2 threads / 1 thread (scan(dict), median of adjacent pairs)": "≥ 1.7×"}
     for name, value in ratios.items():
         print(f"| {name} | {value:.2f}× | {targets.get(name, '')} |")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "ratios": ratios, "threads": {"1": one, "2": two},
+        args.json.write_text(json.dumps({"results": results, "ratios": ratios, "threads": {"1": one, "2": two, "pairs": pairs},
                                          "events": len(events), "bytes": nbytes}, indent=2), encoding="utf-8")
 
 
