@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -259,7 +260,7 @@ def test_tool_pins_rug_pull_and_shadowing(engine: Engine, tmp_path: Path) -> Non
 
 
 def test_scan_many_keeps_order(engine: Engine) -> None:
-    events = [event(tool="os_shell") if i % 3 == 0 else event(prompt=f"note {i}") for i in range(50)]
+    events: list[Any] = [event(tool="os_shell") if i % 3 == 0 else event(prompt=f"note {i}") for i in range(50)]
     events[7] = json.dumps(event(tool="postgres", prompt=SQLI))
     verdicts = engine.scan_many(events)
     assert verdicts == [engine.scan(e) for e in events]

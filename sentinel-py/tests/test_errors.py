@@ -268,7 +268,7 @@ def test_scan_many_type_errors(engine: Engine, bad: Any) -> None:
 
 def test_scan_many_bad_item_type(engine: Engine) -> None:
     with pytest.raises(TypeError, match=r"events\[1\]"):
-        engine.scan_many([event(), 3])
+        engine.scan_many([event(), 3])  # type: ignore[list-item]
 
 
 def test_bad_argument_values(engine: Engine) -> None:

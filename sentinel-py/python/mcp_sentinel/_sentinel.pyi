@@ -6,7 +6,9 @@ Import from ``mcp_sentinel``, which re-exports everything here.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union, final
+
+__all__ = ["Engine", "Verdict", "Finding", "MessageInfo", "Rule", "ToolPins", "__version__"]
 
 __version__: str
 
@@ -24,6 +26,7 @@ class _Detector(TypedDict):
     profile: Literal["security", "all"]
     enabled: bool
 
+@final
 class Engine:
     """The Sentinel engine: compiled rules and policy, immutable, safe to share between threads.
 
@@ -31,8 +34,8 @@ class Engine:
     every scan releases the GIL.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         profile: Optional[Literal["security", "all"]] = None,
         rules: Union[_Pack, Sequence[_Pack], None] = None,
         actions: Optional[Mapping[str, str]] = None,
@@ -46,7 +49,7 @@ class Engine:
         tools: Optional[Mapping[str, Sequence[str]]] = None,
         detectors: Optional[Mapping[str, Mapping[str, Any]]] = None,
         builtin_rules: bool = True,
-    ) -> None:
+    ) -> Engine:
         """Builds an engine. ``None`` means the default: profile ``"security"``, critical and
         high block / medium warns / low allows, ``max_scan_bytes=262144``,
         ``max_prompt_chars=3000``, ``max_response_chars=5000``, ``fail_mode="fail_closed"``,
@@ -115,6 +118,7 @@ class Engine:
     def config(self) -> dict[str, Any]:
         """The configuration, in the core's serde form."""
 
+@final
 class Verdict:
     """What a scan decided. Compares equal to a verdict with the same JSON form."""
 
@@ -158,6 +162,7 @@ class Verdict:
     def to_json(self) -> str:
         """The JSON form as compact text."""
 
+@final
 class Finding:
     """One reason for a verdict. ``span`` is a byte range of the UTF-8 text at ``path``."""
 
@@ -196,6 +201,7 @@ class Finding:
     def to_json(self) -> str:
         """The JSON form as compact text."""
 
+@final
 class MessageInfo:
     """The MCP message a verdict of ``scan_message`` is about."""
 
@@ -214,6 +220,7 @@ class MessageInfo:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form as Python data."""
 
+@final
 class Rule:
     """One rule of the catalogue: as written in its pack, and what the engine made of it."""
 
@@ -268,10 +275,11 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         """The whole rule as a dict."""
 
+@final
 class ToolPins:
     """Tool pinning for ``Engine.scan_message(..., pins=)``: rug pulls and shadowing."""
 
-    def __init__(self) -> None:
+    def __new__(cls) -> ToolPins:
         """No pins."""
     @staticmethod
     def load(path: Union[str, "os.PathLike[str]"]) -> ToolPins:
