@@ -97,7 +97,7 @@ impl PyEngine {
     }
 }
 
-fn rule_sources(py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<Vec<Pack>> {
+fn rule_sources(rules: &Bound<'_, PyAny>) -> PyResult<Vec<Pack>> {
     let one = |item: &Bound<'_, PyAny>, label: String| -> PyResult<Pack> {
         if let Ok(s) = item.cast::<PyString>() {
             let text = s.to_cow()?.into_owned();
@@ -118,7 +118,6 @@ fn rule_sources(py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<Vec<Pack>>
         }
         Ok(packs)
     } else {
-        let _ = py;
         Ok(vec![one(rules, "rules".to_string())?])
     }
 }
@@ -230,7 +229,7 @@ impl PyEngine {
         let packs = match rules {
             None => Vec::new(),
             Some(r) if r.is_none() => Vec::new(),
-            Some(r) => rule_sources(py, &r)?,
+            Some(r) => rule_sources(&r)?,
         };
         let mut builder = Engine::builder().config(config);
         if !builtin_rules {
@@ -311,8 +310,8 @@ impl PyEngine {
                 catch_unwind(AssertUnwindSafe(|| {
                     let parsed: Vec<Result<Event, BadInput>> = ready.into_par_iter().map(Ready::into_event).collect();
                     if on_error == OnError::Raise {
-                        if let Some(i) = parsed.iter().position(Result::is_err) {
-                            return Err((i, parsed.into_iter().nth(i).and_then(Result::err)));
+                        if let Some((i, Err(bad))) = parsed.iter().enumerate().find(|(_, p)| p.is_err()) {
+                            return Err((i, bad.clone()));
                         }
                     }
                     Ok(parsed
@@ -326,8 +325,7 @@ impl PyEngine {
             });
             match parsed {
                 Ok(Ok(verdicts)) => Ok(verdicts.into_iter().map(PyVerdict::from).collect()),
-                Ok(Err((i, Some(bad)))) => self.fail(py, &bad, Some(i), OnError::Raise).map(|_| Vec::new()),
-                Ok(Err((_, None))) => Ok(Vec::new()),
+                Ok(Err((i, bad))) => self.fail(py, &bad, Some(i), OnError::Raise).map(|_| Vec::new()),
                 Err(payload) => Err(panic_error(py, payload)),
             }
         })
