@@ -197,7 +197,7 @@ def compile_re(patterns: list[tuple[str, str]]) -> tuple[list[re.Pattern[str]], 
 
 
 def compile_hyperscan(patterns: list[tuple[str, str]]) -> tuple[Any, list[str], int]:
-    import hyperscan  # noqa: PLC0415 - optional: only the benchmark needs it
+    import hyperscan  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional: only the benchmark needs it
 
     accepted, rejected = [], []
     for rule_id, pattern in patterns:
