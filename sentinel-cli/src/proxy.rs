@@ -61,7 +61,6 @@ struct Proxy {
     block_style: BlockStyle,
     log_json: bool,
     verbose: bool,
-    fail_open: bool,
     pins: Option<(ToolPins, PathBuf)>,
     host_out: Mutex<io::Stdout>,
     server_in: Mutex<Option<BufWriter<ChildStdin>>>,
@@ -88,6 +87,13 @@ enum Side {
 }
 
 impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Host => Side::Server,
+            Side::Server => Side::Host,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Side::Host => "host",
@@ -267,14 +273,12 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
         let _ = child.kill();
         return crate::EXIT_ERROR;
     };
-    let engine_fail_open = engine.config().fail_mode == sentinel_core::FailMode::Open;
     let proxy = Arc::new(Proxy {
         engine,
         server,
         block_style: options.block_style,
         log_json: options.log_json,
         verbose: options.verbose,
-        fail_open: engine_fail_open,
         pins,
         host_out: Mutex::new(io::stdout()),
         server_in: Mutex::new(Some(BufWriter::new(stdin))),
@@ -353,7 +357,7 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
     for (id, (method, _)) in pending {
         let id: Value = serde_json::from_str(&id).unwrap_or(Value::Null);
         let message = format!("MCP server exited before answering {method} (exit status {code})");
-        proxy.send_host(&error_response(&id, SERVER_GONE, &message, None));
+        proxy.send(Side::Host, &error_response(&id, SERVER_GONE, &message, None));
     }
     proxy.log_event("server_exit", &format!("the MCP server exited with status {code}"));
     if let Some(audit) = &proxy.audit {
@@ -539,23 +543,11 @@ fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
 
     if !blocked {
         // Remember requests so that their responses can be scanned knowing the method.
-        if let (Some(method), Some(id)) = (method, id) {
-            match from {
-                Side::Host => {
-                    let tool = (method == "tools/call")
-                        .then(|| message.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
-                        .flatten();
-                    lock(&proxy.pending_host).insert(id_key(id), (method.to_string(), tool));
-                }
-                Side::Server => {
-                    lock(&proxy.pending_server).insert(id_key(id), method.to_string());
-                }
-            }
+        match &message {
+            Value::Array(batch) => batch.iter().for_each(|item| proxy.remember(from, item)),
+            single => proxy.remember(from, single),
         }
-        if let Value::Array(batch) = &message {
-            proxy.remember_batch(from, batch);
-        }
-        return proxy.forward(from, line);
+        return proxy.write_to(from.other(), line);
     }
 
     // Blocked: answer whoever is waiting, never forward.
@@ -574,13 +566,13 @@ fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
         // A blocked request: its sender gets the error.
         (Value::Object(_), false) => {
             if let Some(id) = id {
-                proxy.send_back(from, &reply(id));
+                proxy.send(from, &reply(id));
             }
         }
         // A blocked response: the requester (the other side) gets the error instead.
         (Value::Object(_), true) => {
             if let Some(id) = id {
-                proxy.send_to_other(from, &reply(id));
+                proxy.send(from.other(), &reply(id));
             }
         }
         // A blocked batch: every request in it is answered with the error, in one batch
@@ -593,15 +585,15 @@ fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
                 .map(reply)
                 .collect();
             if !replies.is_empty() {
-                proxy.send_back(from, &Value::Array(replies));
+                proxy.send(from, &Value::Array(replies));
             } else if batch.is_empty() {
-                proxy.send_back(
+                proxy.send(
                     from,
                     &error_response(&Value::Null, INVALID_REQUEST, "Invalid Request: an empty batch", None),
                 );
             }
         }
-        _ => proxy.send_back(from, &error_response(&Value::Null, BLOCKED, &text, Some(&data))),
+        _ => proxy.send(from, &error_response(&Value::Null, BLOCKED, &text, Some(&data))),
     }
 }
 
@@ -640,34 +632,17 @@ fn error_response(id: &Value, code: i64, message: &str, data: Option<&Value>) ->
 }
 
 impl Proxy {
-    /// Forwards a line as it came, to the other side.
-    fn forward(&self, from: Side, line: &[u8]) {
-        match from {
-            Side::Host => self.write_server(line),
-            Side::Server => self.write_host(line),
+    /// A line to one side, as it is.
+    fn write_to(&self, to: Side, line: &[u8]) {
+        match to {
+            Side::Host => self.write_host(line),
+            Side::Server => self.write_server(line),
         }
     }
 
-    /// A message to the side a message came from.
-    fn send_back(&self, from: Side, message: &Value) {
-        let line = to_line(message);
-        match from {
-            Side::Host => self.write_host(&line),
-            Side::Server => self.write_server(&line),
-        }
-    }
-
-    /// A message to the side opposite to `from`.
-    fn send_to_other(&self, from: Side, message: &Value) {
-        let line = to_line(message);
-        match from {
-            Side::Host => self.write_server(&line),
-            Side::Server => self.write_host(&line),
-        }
-    }
-
-    fn send_host(&self, message: &Value) {
-        self.write_host(&to_line(message));
+    /// A message of the proxy's own to one side.
+    fn send(&self, to: Side, message: &Value) {
+        self.write_to(to, &to_line(message));
     }
 
     /// A line to the host. The first failed write means the host is gone: that is logged
@@ -701,21 +676,20 @@ impl Proxy {
         }
     }
 
-    /// Remembers the requests of a forwarded batch.
-    fn remember_batch(&self, from: Side, batch: &[Value]) {
-        for item in batch {
-            if let (Some(method), Some(id)) =
-                (item.get("method").and_then(Value::as_str), item.get("id").filter(|i| !i.is_null()))
-            {
-                match from {
-                    Side::Host => {
-                        let tool = item.pointer("/params/name").and_then(Value::as_str).map(str::to_string);
-                        lock(&self.pending_host).insert(id_key(id), (method.to_string(), tool));
-                    }
-                    Side::Server => {
-                        lock(&self.pending_server).insert(id_key(id), method.to_string());
-                    }
-                }
+    /// Remembers a forwarded request (it has a method and an id), so that its response is
+    /// scanned knowing the method (and, for `tools/call`, the tool) it answers.
+    fn remember(&self, from: Side, request: &Value) {
+        let method = request.get("method").and_then(Value::as_str);
+        let Some((method, id)) = method.zip(request.get("id").filter(|i| !i.is_null())) else { return };
+        match from {
+            Side::Host => {
+                let tool = (method == "tools/call")
+                    .then(|| request.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
+                    .flatten();
+                lock(&self.pending_host).insert(id_key(id), (method.to_string(), tool));
+            }
+            Side::Server => {
+                lock(&self.pending_server).insert(id_key(id), method.to_string());
             }
         }
     }
@@ -728,7 +702,8 @@ impl Proxy {
             line.len(),
             error.column()
         );
-        let decision = if self.fail_open { "allow" } else { "block" };
+        let fail_open = self.engine.config().fail_mode == sentinel_core::FailMode::Open;
+        let decision = if fail_open { "allow" } else { "block" };
         self.log_line(&[("event", "parse_error"), ("decision", decision), ("source", from.as_str())], &reason);
         self.audit_record(json!({
             "time": now(), "server": self.server, "method": null, "tool": null, "direction": null,
@@ -736,10 +711,10 @@ impl Proxy {
             "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
                           "severity": "high", "reason": reason}],
         }));
-        if self.fail_open {
-            self.forward(from, line);
+        if fail_open {
+            self.write_to(from.other(), line);
         } else if from == Side::Host {
-            self.send_host(&error_response(&Value::Null, PARSE_ERROR, &format!("Parse error: {reason}"), None));
+            self.send(Side::Host, &error_response(&Value::Null, PARSE_ERROR, &format!("Parse error: {reason}"), None));
         }
     }
 

@@ -219,16 +219,10 @@ impl Walker<'_, '_> {
             Value::Object(obj) => self.object(obj, info),
             Value::Array(batch) if !batch.is_empty() => {
                 // A JSON-RPC batch (protocol versions before 2025-06-18): each element on its own.
-                for (i, item) in batch.iter().enumerate() {
-                    let len = self.path.len();
-                    let _ = write!(self.path, "[{i}]");
-                    let mut ignored = MessageInfo::default();
-                    match item {
-                        Value::Object(obj) => self.object(obj, &mut ignored),
-                        other => self.not_a_message(other),
-                    }
-                    self.path.truncate(len);
-                }
+                self.each(message, |w, item| match item {
+                    Value::Object(obj) => w.object(obj, &mut MessageInfo::default()),
+                    other => w.not_a_message(other),
+                });
             }
             other => self.not_a_message(other),
         }
@@ -272,16 +266,21 @@ impl Walker<'_, '_> {
         info.id = obj.get("id").cloned();
         info.tool = tool.map(str::to_string);
         let tool = tool.unwrap_or("");
-        for (key, value) in obj {
+        self.members(obj, |w, key, value| match key {
+            "jsonrpc" | "method" | "id" => {}
+            "params" if is_request => w.params(method, tool, value),
+            "result" if !is_request => w.result(method, tool, value),
+            "error" => w.walk(Field::Response, tool, value),
+            _ => w.walk(if is_request { Field::Metadata } else { Field::Response }, tool, value),
+        });
+    }
+
+    /// Calls `f` on each member of an object, with its key on the path.
+    fn members(&mut self, map: &Map<String, Value>, mut f: impl FnMut(&mut Self, &str, &Value)) {
+        for (key, value) in map {
             let len = self.path.len();
             push_key(self.path, key, len == 0);
-            match key.as_str() {
-                "jsonrpc" | "method" | "id" => {}
-                "params" if is_request => self.params(method, tool, value),
-                "result" if !is_request => self.result(method, tool, value),
-                "error" => self.walk(Field::Response, tool, value),
-                _ => self.walk(if is_request { Field::Metadata } else { Field::Response }, tool, value),
-            }
+            f(self, key, value);
             self.path.truncate(len);
         }
     }
@@ -291,23 +290,18 @@ impl Walker<'_, '_> {
         let Value::Object(map) = params else {
             return self.walk(Field::Metadata, tool, params);
         };
-        for (key, value) in map {
-            let len = self.path.len();
-            push_key(self.path, key, false);
-            match (method, key.as_str()) {
-                ("tools/call", "name") => {
-                    if let Value::String(name) = value {
-                        self.tool_policy(name);
-                    }
-                    self.walk(Field::Tool, tool, value);
+        self.members(map, |w, key, value| match (method, key) {
+            ("tools/call", "name") => {
+                if let Value::String(name) = value {
+                    w.tool_policy(name);
                 }
-                ("sampling/createMessage", "messages" | "systemPrompt") | ("elicitation/create", "message") => {
-                    self.walk(Field::Prompt, tool, value)
-                }
-                _ => self.walk(Field::Metadata, tool, value),
+                w.walk(Field::Tool, tool, value);
             }
-            self.path.truncate(len);
-        }
+            ("sampling/createMessage", "messages" | "systemPrompt") | ("elicitation/create", "message") => {
+                w.walk(Field::Prompt, tool, value)
+            }
+            _ => w.walk(Field::Metadata, tool, value),
+        });
     }
 
     /// The result of a request, by the method it answers.
@@ -315,20 +309,15 @@ impl Walker<'_, '_> {
         let Value::Object(map) = result else {
             return self.walk(Field::Response, tool, result);
         };
-        for (key, value) in map {
-            let len = self.path.len();
-            push_key(self.path, key, false);
-            match (method, key.as_str()) {
-                ("tools/call", "content") | ("sampling/createMessage", "content") => {
-                    self.content(Field::Response, tool, value)
-                }
-                ("prompts/get", "messages") => self.prompt_messages(tool, value),
-                ("resources/read", "contents") => self.each(value, |w, item| w.resource(Field::Response, tool, item)),
-                ("tools/list", "tools") => self.tool_list(value),
-                _ => self.walk(Field::Response, tool, value),
+        self.members(map, |w, key, value| match (method, key) {
+            ("tools/call", "content") | ("sampling/createMessage", "content") => {
+                w.content(Field::Response, tool, value)
             }
-            self.path.truncate(len);
-        }
+            ("prompts/get", "messages") => w.prompt_messages(tool, value),
+            ("resources/read", "contents") => w.each(value, |w, item| w.resource(Field::Response, tool, item)),
+            ("tools/list", "tools") => w.tool_list(value),
+            _ => w.walk(Field::Response, tool, value),
+        });
     }
 
     /// Calls `f` on each element of an array (with `[i]` on the path), or on a lone value.
@@ -351,16 +340,11 @@ impl Walker<'_, '_> {
         self.each(value, |w, block| {
             let Value::Object(map) = block else { return w.walk(field, tool, block) };
             let mime = map.get("mimeType").and_then(Value::as_str);
-            for (key, item) in map {
-                let len = w.path.len();
-                push_key(w.path, key, false);
-                match key.as_str() {
-                    "resource" => w.resource(field, tool, item),
-                    "data" => w.blob(field, tool, mime, item),
-                    _ => w.walk(field, tool, item),
-                }
-                w.path.truncate(len);
-            }
+            w.members(map, |w, key, item| match key {
+                "resource" => w.resource(field, tool, item),
+                "data" => w.blob(field, tool, mime, item),
+                _ => w.walk(field, tool, item),
+            });
         });
     }
 
@@ -368,15 +352,10 @@ impl Walker<'_, '_> {
     fn resource(&mut self, field: Field, tool: &str, value: &Value) {
         let Value::Object(map) = value else { return self.walk(field, tool, value) };
         let mime = map.get("mimeType").and_then(Value::as_str);
-        for (key, item) in map {
-            let len = self.path.len();
-            push_key(self.path, key, false);
-            match key.as_str() {
-                "blob" => self.blob(field, tool, mime, item),
-                _ => self.walk(field, tool, item),
-            }
-            self.path.truncate(len);
-        }
+        self.members(map, |w, key, item| match key {
+            "blob" => w.blob(field, tool, mime, item),
+            _ => w.walk(field, tool, item),
+        });
     }
 
     /// Base64 data: decoded and scanned as text when its MIME type is missing or textual.
@@ -409,15 +388,10 @@ impl Walker<'_, '_> {
     fn prompt_messages(&mut self, tool: &str, value: &Value) {
         self.each(value, |w, message| {
             let Value::Object(map) = message else { return w.walk(Field::Prompt, tool, message) };
-            for (key, item) in map {
-                let len = w.path.len();
-                push_key(w.path, key, false);
-                match key.as_str() {
-                    "content" => w.content(Field::Prompt, tool, item),
-                    _ => w.walk(Field::Prompt, tool, item),
-                }
-                w.path.truncate(len);
-            }
+            w.members(map, |w, key, item| match key {
+                "content" => w.content(Field::Prompt, tool, item),
+                _ => w.walk(Field::Prompt, tool, item),
+            });
         });
     }
 
@@ -431,13 +405,9 @@ impl Walker<'_, '_> {
                 let check = pins.check(server, name, def);
                 w.pin_findings(server, name, &check);
             }
-            for (key, item) in map {
-                let len = w.path.len();
-                push_key(w.path, key, false);
-                let field = if key == "name" { Field::Tool } else { Field::Response };
-                w.walk(field, name, item);
-                w.path.truncate(len);
-            }
+            w.members(map, |w, key, item| {
+                w.walk(if key == "name" { Field::Tool } else { Field::Response }, name, item)
+            });
         });
     }
 
