@@ -77,21 +77,24 @@ pub(crate) fn segments(text: &str, mut found: impl FnMut(Segment)) {
     };
     let whole = |encoding| Segment { encoding, start: 0, end: text.len() };
     // Whole-string encodings: enough escapes of one kind.
-    let percent =
-        bytes.windows(3).filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit()).count();
+    // Ordinary text has none of `%`, `&` or `\\`, so each count is a memchr pass.
+    let percent = memchr::memchr_iter(b'%', bytes)
+        .filter(|&i| bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
+        .count();
     if percent >= MIN_ESCAPES {
         push(whole(Encoding::Percent), &mut n);
     }
     if count_entities(bytes) >= MIN_ESCAPES {
         push(whole(Encoding::HtmlEntities), &mut n);
     }
-    let escapes = bytes
-        .windows(2)
-        .enumerate()
-        .filter(|(i, w)| {
-            w[0] == b'\\'
-                && ((w[1] == b'u' && bytes.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
-                    || (w[1] == b'x' && bytes.get(i + 2..i + 4).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))))
+    let escapes = memchr::memchr_iter(b'\\', bytes)
+        .filter(|&i| {
+            let hex = |n: usize| bytes.get(i + 2..i + 2 + n).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            match bytes.get(i + 1) {
+                Some(b'u') => hex(4),
+                Some(b'x') => hex(2),
+                _ => false,
+            }
         })
         .count();
     if escapes >= MIN_ESCAPES {
@@ -123,8 +126,20 @@ pub(crate) fn segments(text: &str, mut found: impl FnMut(Segment)) {
 }
 
 fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+    BASE64_BYTES[b as usize]
 }
+
+/// `is_base64_byte` as a table: the run scan looks at every byte of every string.
+const BASE64_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
+        b += 1;
+    }
+    table
+};
 
 /// A run that could be base64 rather than a word, path or identifier: mixed case and digits or
 /// symbols, not a path of short segments.
@@ -136,16 +151,7 @@ fn looks_base64(run: &[u8]) -> bool {
 }
 
 fn count_entities(bytes: &[u8]) -> usize {
-    let mut count = 0;
-    let mut i = 0;
-    while let Some(off) = bytes[i..].iter().position(|b| *b == b'&') {
-        let at = i + off;
-        if entity_at(&bytes[at..]).is_some() {
-            count += 1;
-        }
-        i = at + 1;
-    }
-    count
+    memchr::memchr_iter(b'&', bytes).filter(|&at| entity_at(&bytes[at..]).is_some()).count()
 }
 
 /// The character and length of an HTML entity at the start of `b`.
