@@ -12,14 +12,17 @@ use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
+use crate::required::{contains, Literals};
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
 use crate::severity::{Action, Severity};
 use crate::validate;
 use crate::verdict::{Finding, Span, Verdict};
 use aho_corasick::AhoCorasick;
+use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
-use regex_automata::{meta, Input, PatternID, PatternSet};
+use regex_automata::{hybrid, meta, Input, PatternID, PatternSet};
+use regex_syntax::hir::{Hir, HirKind};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -69,9 +72,13 @@ pub(crate) struct CompiledRule {
     pub(crate) detector: usize,
     pub(crate) severity: Severity,
     pub(crate) scope: ScopeMask,
-    pub(crate) word_boundary: bool,
     /// Index into the regex tables, when the rule has a pattern.
     pub(crate) regex: Option<usize>,
+    /// How many clauses of required literals (derived from the regex) gate a keyword-gated
+    /// rule besides its keywords: its regex runs only once each clause had a hit.
+    pub(crate) clauses: u8,
+    /// The group whose union verifies this keyword-gated rule first, when it has one.
+    pub(crate) group: Option<u32>,
     pub(crate) value_group: bool,
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
@@ -153,6 +160,8 @@ struct Matchers {
     ac: Option<AhoCorasick>,
     /// Aho-Corasick pattern id → rule index.
     ac_rule: Vec<u32>,
+    /// Per keyword pattern: a hit counts only as a whole word.
+    ac_bounded: Vec<bool>,
     /// Union of all regex rules (`MatchKind::All`), used to learn which rules match.
     union: Option<meta::Regex>,
     /// Regex pattern id → rule index.
@@ -162,6 +171,26 @@ struct Matchers {
     single: Vec<meta::Regex>,
     /// Per field: does an enabled regex rule without keywords apply (so the union must run)?
     ungated: [bool; 6],
+    /// Aho-Corasick pattern ids from here on are required literals, not keywords.
+    required_start: usize,
+    /// Per required literal (pattern id - `required_start`): the clauses it satisfies.
+    required: Vec<Targets>,
+    /// Groups of keyword-gated rules, each with the union of their regexes.
+    groups: Vec<Group>,
+}
+
+/// The (rule, clause bit) pairs a required literal satisfies.
+type Targets = Vec<(u32, u8)>;
+
+/// Keyword-gated rules verified together: when two or more of them have keyword hits in a
+/// string, one pass of their union replaces a pass of each regex.
+struct Group {
+    /// `MatchKind::All`, no captures: which members match, not where. A lazy DFA on its own,
+    /// not a meta regex: when its cache thrashes it gives up, and the members are verified
+    /// one by one, instead of a slow fallback engine running the whole union.
+    union: hybrid::dfa::DFA,
+    /// Pattern id → rule index.
+    members: Vec<u32>,
 }
 
 pub(crate) struct Inner {
@@ -353,7 +382,7 @@ impl Engine {
     /// A new scratch for [`Engine::scan_with`]. It belongs to this engine (and its clones).
     pub fn create_scratch(&self) -> Scratch {
         let (inner, m) = (&*self.inner, &self.inner.matchers);
-        new_scratch(inner.id, m.union.as_ref(), m.regex_rule.len(), m.single.len(), inner.rules.len())
+        new_scratch(inner.id, m.union.as_ref(), m.regex_rule.len(), m.single.len(), inner.rules.len(), m.groups.len())
     }
 
     /// Scans one event, with a scratch from the engine's pool. The verdict is owned.
@@ -594,9 +623,14 @@ impl Engine {
         let mut hirs = Vec::new();
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
-        let mut keywords: Vec<String> = Vec::new();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut ac_bounded: Vec<bool> = Vec::new();
+        let ordinary = ORDINARY_TEXT.to_ascii_lowercase();
+        let mut literals = Literals::new(ordinary.as_bytes());
         let mut ac_rule = Vec::new();
         let mut ungated = [false; 6];
+        let mut required_by: HashMap<Vec<u8>, Targets> = HashMap::new();
+        let mut groupable: Vec<(u32, u32, Hir)> = Vec::new();
         let mut view = View::default();
         for (i, sourced) in specs.into_iter().enumerate() {
             let SourcedRule { spec, source, line } = sourced;
@@ -619,6 +653,7 @@ impl Engine {
             let scope = ScopeMask::from_scopes(&spec.scope);
             let rule_index = rules.len() as u32;
             let mut regex = None;
+            let mut clauses = 0u8;
             let mut value_group = false;
             if let Some(c) = &compiled {
                 let one = meta::Builder::new()
@@ -646,11 +681,50 @@ impl Engine {
                     }
                 }
             }
-            if enabled {
-                for kw in &spec.keywords {
-                    view.build(kw, &mut OffsetMap::default());
-                    keywords.push(view.text(kw).to_string());
+            if enabled && !spec.keywords.is_empty() {
+                // The declared keywords, as the view spells them.
+                let mut anchors: Vec<Vec<u8>> = spec
+                    .keywords
+                    .iter()
+                    .map(|kw| {
+                        view.build(kw, &mut OffsetMap::default());
+                        view.text(kw).as_bytes().to_vec()
+                    })
+                    .collect();
+                let mut bounded = spec.word_boundary;
+                if let (Some(c), Some(_)) = (&compiled, regex) {
+                    // A gated rule's regex cannot match without one literal of each derived
+                    // clause. The rarest of the keywords and those clauses on ordinary text
+                    // anchors the windows; the other clauses that are rare there gate the regex.
+                    let mut derived = literals.clauses(&c.hir, MAX_CLAUSES + 1);
+                    let mut heat = keyword_hits(&ordinary, &anchors, bounded);
+                    if let Some(h) = derived.first().map(|best| literals.hits(best)) {
+                        if h < heat {
+                            anchors = derived.remove(0);
+                            bounded = false;
+                            heat = h;
+                        }
+                    }
+                    for clause in derived {
+                        if clauses as usize == MAX_CLAUSES {
+                            break;
+                        }
+                        if literals.hits(&clause) > MAX_REQUIRED_HITS || implied_by(&clause, &anchors) {
+                            continue;
+                        }
+                        for lit in clause {
+                            required_by.entry(lit).or_default().push((rule_index, clauses));
+                        }
+                        clauses += 1;
+                    }
+                    if heat > 0 && !multiplies_states(&c.hir) {
+                        groupable.push((heat, rule_index, c.hir.clone()));
+                    }
+                }
+                for anchor in anchors {
+                    keywords.push(anchor);
                     ac_rule.push(rule_index);
+                    ac_bounded.push(bounded);
                 }
             }
             let category = spec.category.clone().unwrap_or_else(|| detectors[d].info.category.clone());
@@ -661,8 +735,9 @@ impl Engine {
                 detector: d,
                 severity: spec.severity,
                 scope,
-                word_boundary: spec.word_boundary,
                 regex,
+                clauses,
+                group: None,
                 value_group,
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
@@ -675,7 +750,14 @@ impl Engine {
                 source,
             });
         }
-        let ac = if keywords.is_empty() {
+        // Required literals follow the keywords in the automaton, each once.
+        let required_start = keywords.len();
+        let mut required_by: Vec<(Vec<u8>, Targets)> = required_by.into_iter().collect();
+        required_by.sort();
+        let (required_lits, required): (Vec<Vec<u8>>, Vec<Targets>) = required_by.into_iter().unzip();
+        let patterns: Vec<&[u8]> =
+            keywords.iter().map(|k| k.as_slice()).chain(required_lits.iter().map(|l| l.as_slice())).collect();
+        let ac = if patterns.is_empty() {
             None
         } else {
             Some(
@@ -683,7 +765,7 @@ impl Engine {
                     .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .ascii_case_insensitive(true)
                     .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(&keywords)
+                    .build(&patterns)
                     .map_err(|e| BuildError::new(Kind::SizeLimit { limit: 0, message: e.to_string() }))?,
             )
         };
@@ -703,13 +785,44 @@ impl Engine {
                     .map_err(|e| size_error(e, UNION_NFA_LIMIT, None))?,
             )
         };
+        let mut groups = Vec::new();
+        // The rules whose gates open most often on ordinary text are grouped together.
+        groupable.sort_by_key(|&(heat, r, _)| (std::cmp::Reverse(heat), r));
+        for chunk in groupable.chunks(GROUP_SIZE).filter(|c| c.len() > 1) {
+            let hirs: Vec<&Hir> = chunk.iter().map(|(_, _, h)| h).collect();
+            let nfa = thompson::Compiler::new()
+                .configure(
+                    thompson::Config::new()
+                        .which_captures(thompson::WhichCaptures::None)
+                        .nfa_size_limit(Some(UNION_NFA_LIMIT)),
+                )
+                .build_many_from_hir(&hirs)
+                .map_err(|e| BuildError::new(Kind::SizeLimit { limit: UNION_NFA_LIMIT, message: e.to_string() }))?;
+            let union = hybrid::dfa::DFA::builder()
+                .configure(
+                    hybrid::dfa::Config::new()
+                        .match_kind(regex_automata::MatchKind::All)
+                        .cache_capacity(GROUP_CACHE_CAPACITY)
+                        .minimum_cache_clear_count(Some(3))
+                        .minimum_bytes_per_state(Some(10)),
+                )
+                .build_from_nfa(nfa)
+                .map_err(|e| {
+                    BuildError::new(Kind::SizeLimit { limit: GROUP_CACHE_CAPACITY, message: e.to_string() })
+                })?;
+            for &(_, r, _) in chunk {
+                rules[r as usize].group = Some(groups.len() as u32);
+            }
+            groups.push(Group { union, members: chunk.iter().map(|&(_, r, _)| r).collect() });
+        }
         let rule_index: HashMap<Arc<str>, u32> =
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
         let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-        let matchers = Matchers { ac, ac_rule, union, regex_rule, single, ungated };
+        let matchers =
+            Matchers { ac, ac_rule, ac_bounded, union, regex_rule, single, ungated, required_start, required, groups };
         let factory = make_factory(id, &matchers, rules.len());
         let inner = Inner {
             id,
@@ -727,6 +840,62 @@ impl Engine {
     }
 }
 
+/// Ordinary text (prose, code, SQL, logs, JSON, a table, an e-mail) to learn which rules'
+/// keywords are common words: those rules are grouped.
+const ORDINARY_TEXT: &str = include_str!("ordinary.txt");
+
+/// Most rules in a group. A union's lazy DFA needs a state for each combination of its
+/// members' states that the text reaches: small groups keep that close to the sum of their
+/// members' (measured in BENCHMARKS.md, "Issue 5").
+const GROUP_SIZE: usize = 8;
+/// Lazy DFA cache of one group's union.
+const GROUP_CACHE_CAPACITY: usize = 16 << 20;
+/// Longest counted repetition a grouped rule may have. `[^\n]{0,160}` or `\w{12,300}` makes
+/// a DFA track every count, and a union multiplies that by its other members' states: such a
+/// rule is verified alone.
+const MAX_GROUPED_REPEAT: u32 = 64;
+
+/// The pattern has a counted repetition longer than `MAX_GROUPED_REPEAT`.
+fn multiplies_states(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Repetition(r) => {
+            r.max.is_some_and(|m| m > MAX_GROUPED_REPEAT) || r.min > MAX_GROUPED_REPEAT || multiplies_states(&r.sub)
+        }
+        HirKind::Capture(c) => multiplies_states(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(multiplies_states),
+        _ => false,
+    }
+}
+
+/// Most clauses of required literals per rule (a bit each in a `u8`).
+const MAX_CLAUSES: usize = 4;
+
+/// A clause of required literals is used when its literals occur at most this often in the
+/// ordinary text: a common one would cost automaton hits and seldom close the gate.
+const MAX_REQUIRED_HITS: u32 = 2;
+
+/// An anchor hit already implies the clause: every anchor contains one of its literals.
+fn implied_by(clause: &[Vec<u8>], anchors: &[Vec<u8>]) -> bool {
+    anchors.iter().all(|a| {
+        let a = a.to_ascii_lowercase();
+        clause.iter().any(|lit| contains(&a, lit))
+    })
+}
+
+/// How often `keywords` occur in `text` (ASCII-lowercased), whole words only when `bounded`.
+fn keyword_hits(text: &str, keywords: &[Vec<u8>], bounded: bool) -> u32 {
+    let mut n = 0;
+    for k in keywords {
+        let k = k.to_ascii_lowercase();
+        for at in memchr::memmem::find_iter(text.as_bytes(), &k) {
+            if !bounded || word_bounded(text, at, at + k.len()) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 const FIELDS: [Field; 6] = [Field::Event, Field::Tool, Field::Prompt, Field::Response, Field::Metadata, Field::Extra];
 
 fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Option<usize>)>) -> BuildError {
@@ -739,7 +908,14 @@ fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Optio
 }
 
 /// A fresh scratch for the engine `id` with these sizes.
-fn new_scratch(id: u64, union: Option<&meta::Regex>, npatterns: usize, nsingle: usize, nrules: usize) -> Scratch {
+fn new_scratch(
+    id: u64,
+    union: Option<&meta::Regex>,
+    npatterns: usize,
+    nsingle: usize,
+    nrules: usize,
+    ngroups: usize,
+) -> Scratch {
     Scratch {
         engine_id: id,
         m: MatchState {
@@ -751,6 +927,13 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, npatterns: usize, nsingle: 
             single_caps: (0..nsingle).map(|_| None).collect(),
             kw_first: vec![NO_HIT; nrules],
             touched: Vec::new(),
+            required_seen: vec![0; nrules],
+            required_touched: Vec::new(),
+            pending: Vec::new(),
+            group_caches: (0..ngroups).map(|_| None).collect(),
+            group_span: vec![GroupSpan::default(); ngroups],
+            group_touched: Vec::new(),
+            group_set: PatternSet::new(GROUP_SIZE),
             decoded: Default::default(),
             decoded_bytes: Default::default(),
             budget: usize::MAX,
@@ -764,8 +947,8 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, npatterns: usize, nsingle: 
 /// The pool's scratch factory: owns what `new_scratch` needs (the union is an `Arc` inside).
 fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
     let union = m.union.clone();
-    let (npatterns, nsingle) = (m.regex_rule.len(), m.single.len());
-    Box::new(move || new_scratch(id, union.as_ref(), npatterns, nsingle, nrules))
+    let (npatterns, nsingle, ngroups) = (m.regex_rule.len(), m.single.len(), m.groups.len());
+    Box::new(move || new_scratch(id, union.as_ref(), npatterns, nsingle, nrules, ngroups))
 }
 
 impl Inner {
@@ -948,7 +1131,24 @@ impl Inner {
         text: &str,
         origin: Option<Origin>,
     ) {
-        let MatchState { view, map, union_cache, patset, single_caches, single_caps, kw_first, touched, .. } = m;
+        let MatchState {
+            group_caches,
+            group_set,
+            group_span,
+            group_touched,
+            view,
+            map,
+            union_cache,
+            patset,
+            single_caches,
+            single_caps,
+            kw_first,
+            touched,
+            required_seen,
+            required_touched,
+            pending,
+            ..
+        } = m;
         view.build(text, map);
         for (kind, hit) in view.evasions().iter().enumerate() {
             if hit.count > 0 {
@@ -981,22 +1181,38 @@ impl Inner {
         // keyword-gated rule's regex is verified in a window around its hits until it matches.
         if let Some(ac) = &mx.ac {
             for hit in ac.find_overlapping_iter(hay) {
-                let r = mx.ac_rule[hit.pattern().as_usize()] as usize;
-                let rule = &self.rules[r];
-                if kw_first[r] == MATCHED || !rule.scope.contains(field) {
-                    continue;
-                }
-                if rule.word_boundary && !word_bounded(hay, hit.start(), hit.end()) {
-                    continue;
-                }
-                let Some(ri) = rule.regex else {
-                    if kw_first[r] == NO_HIT {
-                        kw_first[r] = (hit.start() as u32, hit.end() as u32);
-                        touched.push(r as u32);
+                let pid = hit.pattern().as_usize();
+                if pid >= mx.required_start {
+                    for &(r, bit) in &mx.required[pid - mx.required_start] {
+                        let seen = &mut required_seen[r as usize];
+                        if *seen == 0 {
+                            required_touched.push(r);
+                        }
+                        *seen |= 1 << bit;
                     }
                     continue;
-                };
-                if kw_first[r] == NO_HIT {
+                }
+                let r = mx.ac_rule[pid] as usize;
+                let rule = &self.rules[r];
+                // Most hits repeat a keyword of a rule already seen in this string: settle those
+                // first. A keyword-only rule keeps its first hit; a gated rule's windows already
+                // cover the hit once the search reached it (see below).
+                let seen = kw_first[r];
+                if seen != NO_HIT {
+                    let searched = seen.1 as usize;
+                    if rule.regex.is_none() || searched >= hay.len() || hit.end() + GATE_WINDOW <= searched {
+                        continue;
+                    }
+                }
+                if !rule.scope.contains(field) || (mx.ac_bounded[pid] && !word_bounded(hay, hit.start(), hit.end())) {
+                    continue;
+                }
+                if rule.regex.is_none() {
+                    kw_first[r] = (hit.start() as u32, hit.end() as u32);
+                    touched.push(r as u32);
+                    continue;
+                }
+                if seen == NO_HIT {
                     kw_first[r] = (0, 0); // searched up to 0
                     touched.push(r as u32);
                 }
@@ -1008,20 +1224,80 @@ impl Inner {
                 // Once the search reached the end of the text, every later hit is covered: the
                 // windows so far form one searched range from the first hit's window on.
                 let searched = kw_first[r].1 as usize;
-                if searched > 0 && (hit.end() + GATE_WINDOW <= searched || searched >= hay.len()) {
-                    continue;
-                }
                 let from = hit.start().saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
                 let start = floor_char_boundary(hay, from);
                 let end = ceil_char_boundary(hay, (hit.end() + GATE_LOOKAHEAD).min(hay.len()));
                 kw_first[r].1 = end as u32;
+                pending.push((r as u32, start as u32, end as u32));
+            }
+
+            // The windows are verified once the pass is over, when the rest of the string is
+            // known. A rule whose required literals were not all seen is left out. A group of
+            // rules with two or more left to verify runs its union once over their windows
+            // (when that range is no longer than their windows together); only the members it
+            // reports go on to their own regex.
+            for &(r, start, end) in pending.iter() {
+                let r = r as usize;
+                let rule = &self.rules[r];
+                if kw_first[r].0 == PENDING {
+                    let complete = required_seen[r] == (1u8 << rule.clauses) - 1;
+                    kw_first[r].0 = if complete { LIVE } else { EXCLUDED };
+                    if let (true, Some(g)) = (complete, rule.group) {
+                        let span = &mut group_span[g as usize];
+                        if span.members == 0 {
+                            group_touched.push(g);
+                            *span = GroupSpan { members: 0, start, end, bytes: 0 };
+                        }
+                        span.members += 1;
+                    }
+                }
+                if let (LIVE, Some(g)) = (kw_first[r].0, rule.group) {
+                    let span = &mut group_span[g as usize];
+                    span.start = span.start.min(start);
+                    span.end = span.end.max(end);
+                    span.bytes = span.bytes.saturating_add(end - start);
+                }
+            }
+            for &g in group_touched.iter() {
+                let GroupSpan { members, start, end, bytes } = std::mem::take(&mut group_span[g as usize]);
+                if members < 2 || end - start > bytes {
+                    continue;
+                }
+                let group = &mx.groups[g as usize];
+                let cache = group_caches[g as usize].get_or_insert_with(|| group.union.create_cache());
+                group_set.clear();
+                let input = Input::new(hay).span(start as usize..end as usize);
+                if group.union.try_which_overlapping_matches(cache, &input, group_set).is_err() {
+                    continue; // gave up: every live member is verified on its own
+                }
+                for (pid, &r) in group.members.iter().enumerate() {
+                    let state = &mut kw_first[r as usize].0;
+                    if *state == LIVE && !group_set.contains(PatternID::must(pid)) {
+                        *state = EXCLUDED;
+                    }
+                }
+            }
+            group_touched.clear();
+            for &(r, start, end) in pending.iter() {
+                let r = r as usize;
+                let rule = &self.rules[r];
+                if kw_first[r].0 != LIVE {
+                    continue;
+                }
+                let Some(ri) = rule.regex else { continue };
                 let single = &mx.single[ri];
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
-                if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, start..end) {
+                let window = start as usize..end as usize;
+                if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, window) {
                     kw_first[r] = MATCHED;
                     self.fire(view, map, out, tool, field, path, text, r, span, origin);
                 }
             }
+            pending.clear();
+            for &r in required_touched.iter() {
+                required_seen[r as usize] = 0;
+            }
+            required_touched.clear();
         }
 
         // Rules without keywords: one pass of their union, then each reported rule's own regex
@@ -1154,6 +1430,12 @@ fn word_bounded(hay: &str, start: usize, end: usize) -> bool {
 }
 
 const NO_HIT: (u32, u32) = (u32::MAX, u32::MAX);
+/// States of a keyword-gated rule's `kw_first.0` while its windows are verified: windows
+/// pending, to verify, left out (required literals missing, or its group's union reported
+/// no match).
+const PENDING: u32 = 0;
+const LIVE: u32 = 1;
+const EXCLUDED: u32 = 2;
 /// A keyword-gated rule that already matched in the current string.
 const MATCHED: (u32, u32) = (u32::MAX, 0);
 /// How far around a keyword hit a gated rule's regex is verified, each way (bytes). A match
@@ -1207,6 +1489,21 @@ pub(crate) struct MatchState {
     kw_first: Vec<(u32, u32)>,
     /// Rules with a keyword hit in the current string.
     touched: Vec<u32>,
+    /// Per rule: the clauses of required literals seen in the current string (a bit each).
+    required_seen: Vec<u8>,
+    /// Rules with a required literal seen in the current string.
+    required_touched: Vec<u32>,
+    /// Windows (rule, start, end) of keyword-gated rules, in order, verified once the
+    /// automaton pass is over.
+    pending: Vec<(u32, u32, u32)>,
+    /// Per group: its union's cache, once used.
+    group_caches: Vec<Option<hybrid::dfa::Cache>>,
+    /// Per group: its live members in the current string, and their windows.
+    group_span: Vec<GroupSpan>,
+    /// Groups with a live member in the current string.
+    group_touched: Vec<u32>,
+    /// The members a group's union reported.
+    group_set: PatternSet,
     /// Decoded text, one buffer per decoding depth.
     decoded: [String; MAX_DECODE_DEPTH],
     decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
@@ -1214,6 +1511,16 @@ pub(crate) struct MatchState {
     /// string), and what the per-message cap left unscanned.
     pub(crate) budget: usize,
     pub(crate) over: Overflow,
+}
+
+/// The live members of a group in the current string: how many, the range their windows
+/// span, and how many bytes the windows hold together.
+#[derive(Clone, Copy, Default)]
+struct GroupSpan {
+    members: u32,
+    start: u32,
+    end: u32,
+    bytes: u32,
 }
 
 /// What a per-message scan cap left unscanned.

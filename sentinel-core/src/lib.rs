@@ -51,6 +51,7 @@ pub mod input;
 mod mcp;
 mod normalize;
 mod pattern;
+mod required;
 mod rule;
 mod severity;
 mod validate;

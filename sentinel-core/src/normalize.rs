@@ -149,6 +149,12 @@ fn nfkc_stable(c: char) -> bool {
     matches!(is_nfkc_quick(std::iter::once(c)), IsNormalized::Yes)
 }
 
+/// True for characters the view never holds: NFKC changes them, so the view holds their
+/// compatibility decomposition instead (`ſ` is `s` there, the Kelvin sign `K`).
+pub(crate) fn absent_from_view(c: char) -> bool {
+    !c.is_ascii() && !nfkc_stable(c)
+}
+
 /// Characters that are part of a word for homoglyph analysis.
 #[inline]
 fn is_wordish(c: char) -> bool {

@@ -1,6 +1,7 @@
 //! Property tests: no input panics; spans are in bounds and on character boundaries; the
-//! optimised engine (one automaton, one regex union, keyword gating) agrees with a naive
-//! reference that runs every rule on its own with the independent `regex` crate.
+//! optimised engine (one automaton, one regex union, keyword gating, derived anchors and
+//! required literals, grouped unions) agrees with a naive reference that runs every rule on its
+//! own with the independent `regex` crate.
 
 use proptest::prelude::*;
 use sentinel_core::{Engine, Event, Field, Finding};
@@ -42,6 +43,18 @@ const FRAGMENTS: &[&str] = &[
     "javascript:alert(1)",
     "JavaScript: ",
     "<img src=x onerror=alert(1)>",
+    // Literals the engine anchors rules on instead of their keywords, or requires besides them
+    // (derived from the patterns), next to the keywords they stand in for.
+    " onload=",
+    "document.cookie",
+    "eval(",
+    "location=",
+    "WAITFOR DELAY '0:0:5'",
+    "benchmark(",
+    "reply only with",
+    "just say",
+    "https://",
+    "where",
     "\u{200B}",
     "\u{00AD}",
     "\u{FEFF}",
