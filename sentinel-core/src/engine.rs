@@ -789,7 +789,7 @@ impl Engine {
         // The rules whose gates open most often on ordinary text are grouped together.
         groupable.sort_by_key(|&(heat, r, _)| (std::cmp::Reverse(heat), r));
         for chunk in groupable.chunks(GROUP_SIZE).filter(|c| c.len() > 1) {
-            let hirs: Vec<&Hir> = chunk.iter().map(|(_, _, h)| h).collect();
+            let hirs: Vec<Hir> = chunk.iter().map(|(_, _, h)| ascii_only(h)).collect();
             let nfa = thompson::Compiler::new()
                 .configure(
                     thompson::Config::new()
@@ -854,6 +854,37 @@ const GROUP_CACHE_CAPACITY: usize = 16 << 20;
 /// a DFA track every count, and a union multiplies that by its other members' states: such a
 /// rule is verified alone.
 const MAX_GROUPED_REPEAT: u32 = 64;
+
+/// `hir` with every class cut down to its ASCII members. On an ASCII string it matches
+/// exactly what `hir` matches (a match of `hir` there is made of ASCII characters only), with
+/// a much smaller automaton: Unicode classes (`\w`, `\s`, case folding of `k` and `s`) become
+/// a few byte ranges. Group unions are built from these and run on ASCII strings only.
+fn ascii_only(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Repetition};
+    match hir.kind() {
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(lit) => Hir::literal(lit.0.clone()),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Look(look) => Hir::look(*look),
+        HirKind::Repetition(r) => {
+            Hir::repetition(Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(ascii_only(&r.sub)) })
+        }
+        HirKind::Capture(c) => {
+            Hir::capture(Capture { index: c.index, name: c.name.clone(), sub: Box::new(ascii_only(&c.sub)) })
+        }
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(ascii_only).collect()),
+        HirKind::Alternation(branches) => Hir::alternation(branches.iter().map(ascii_only).collect()),
+    }
+}
 
 /// The pattern has a counted repetition longer than `MAX_GROUPED_REPEAT`.
 fn multiplies_states(hir: &Hir) -> bool {
@@ -1260,9 +1291,11 @@ impl Inner {
                     span.bytes = span.bytes.saturating_add(end - start);
                 }
             }
+            // Group unions hold the ASCII part of their members' patterns (see `ascii_only`).
+            let ascii = !group_touched.is_empty() && hay.is_ascii();
             for &g in group_touched.iter() {
                 let GroupSpan { members, start, end, bytes } = std::mem::take(&mut group_span[g as usize]);
-                if members < 2 || end - start > bytes || ((end - start) as usize) < GROUP_MIN_SPAN {
+                if !ascii || members < 2 || end - start > bytes || ((end - start) as usize) < GROUP_MIN_SPAN {
                     continue;
                 }
                 // A union pass pays off when it rules out more members than it costs passes of
