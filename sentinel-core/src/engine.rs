@@ -22,7 +22,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
 use regex_automata::{hybrid, meta, Input, PatternID, PatternSet};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::Hir;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -717,7 +717,7 @@ impl Engine {
                         }
                         clauses += 1;
                     }
-                    if heat > 0 && !multiplies_states(&c.hir) {
+                    if heat > 0 && !pattern::has_repetition_over(&c.hir, MAX_GROUPED_REPEAT) {
                         groupable.push((heat, rule_index, c.hir.clone()));
                     }
                 }
@@ -789,7 +789,7 @@ impl Engine {
         // The rules whose gates open most often on ordinary text are grouped together.
         groupable.sort_by_key(|&(heat, r, _)| (std::cmp::Reverse(heat), r));
         for chunk in groupable.chunks(GROUP_SIZE).filter(|c| c.len() > 1) {
-            let hirs: Vec<Hir> = chunk.iter().map(|(_, _, h)| ascii_only(h)).collect();
+            let hirs: Vec<Hir> = chunk.iter().map(|(_, _, h)| pattern::ascii_only(h)).collect();
             let nfa = thompson::Compiler::new()
                 .configure(
                     thompson::Config::new()
@@ -854,49 +854,6 @@ const GROUP_CACHE_CAPACITY: usize = 16 << 20;
 /// a DFA track every count, and a union multiplies that by its other members' states: such a
 /// rule is verified alone.
 const MAX_GROUPED_REPEAT: u32 = 64;
-
-/// `hir` with every class cut down to its ASCII members. On an ASCII string it matches
-/// exactly what `hir` matches (a match of `hir` there is made of ASCII characters only), with
-/// a much smaller automaton: Unicode classes (`\w`, `\s`, case folding of `k` and `s`) become
-/// a few byte ranges. Group unions are built from these and run on ASCII strings only.
-fn ascii_only(hir: &Hir) -> Hir {
-    use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Repetition};
-    match hir.kind() {
-        HirKind::Empty => Hir::empty(),
-        HirKind::Literal(lit) => Hir::literal(lit.0.clone()),
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
-            Hir::class(Class::Bytes(c))
-        }
-        HirKind::Look(look) => Hir::look(*look),
-        HirKind::Repetition(r) => {
-            Hir::repetition(Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(ascii_only(&r.sub)) })
-        }
-        HirKind::Capture(c) => {
-            Hir::capture(Capture { index: c.index, name: c.name.clone(), sub: Box::new(ascii_only(&c.sub)) })
-        }
-        HirKind::Concat(parts) => Hir::concat(parts.iter().map(ascii_only).collect()),
-        HirKind::Alternation(branches) => Hir::alternation(branches.iter().map(ascii_only).collect()),
-    }
-}
-
-/// The pattern has a counted repetition longer than `MAX_GROUPED_REPEAT`.
-fn multiplies_states(hir: &Hir) -> bool {
-    match hir.kind() {
-        HirKind::Repetition(r) => {
-            r.max.is_some_and(|m| m > MAX_GROUPED_REPEAT) || r.min > MAX_GROUPED_REPEAT || multiplies_states(&r.sub)
-        }
-        HirKind::Capture(c) => multiplies_states(&c.sub),
-        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(multiplies_states),
-        _ => false,
-    }
-}
 
 /// Most clauses of required literals per rule (a bit each in a `u8`).
 const MAX_CLAUSES: usize = 4;
@@ -1291,8 +1248,8 @@ impl Inner {
                     span.bytes = span.bytes.saturating_add(end - start);
                 }
             }
-            // Group unions hold the ASCII part of their members' patterns (see `ascii_only`).
-            let ascii = !group_touched.is_empty() && hay.is_ascii();
+            // Group unions hold the ASCII part of their members' patterns (see `pattern::ascii_only`).
+            let ascii = view.is_ascii();
             for &g in group_touched.iter() {
                 let GroupSpan { members, start, end, bytes } = std::mem::take(&mut group_span[g as usize]);
                 if !ascii || members < 2 || end - start > bytes || ((end - start) as usize) < GROUP_MIN_SPAN {

@@ -92,17 +92,10 @@ impl<'s> Literals<'s> {
 
     /// Sorts `clauses` rarest first; among equally rare ones, longest shortest literal first.
     fn rank(&mut self, clauses: &mut [Set]) {
-        let mut keyed: Vec<(u32, std::cmp::Reverse<usize>, Set)> = clauses
-            .iter_mut()
-            .map(|c| {
-                let shortest = c.iter().map(|s| s.len()).min().unwrap_or(0);
-                (self.hits(c), std::cmp::Reverse(shortest), std::mem::take(c))
-            })
-            .collect();
-        keyed.sort_by_key(|&(hits, shortest, _)| (hits, shortest));
-        for (slot, (_, _, c)) in clauses.iter_mut().zip(keyed) {
-            *slot = c;
-        }
+        clauses.sort_by_cached_key(|c| {
+            let shortest = c.iter().map(|s| s.len()).min().unwrap_or(0);
+            (self.hits(c), std::cmp::Reverse(shortest))
+        });
     }
 
     fn analyze(&mut self, hir: &Hir) -> Info {

@@ -12,22 +12,9 @@ import pytest
 import mcp_sentinel
 from mcp_sentinel import Engine, Finding, MessageInfo, Rule, ToolPins, Verdict
 
-from _support import event
+from _support import ACME_RULE, event
 
 SQLI = "find user 1' UNION SELECT password FROM users--"
-USER_PACK = """
-[[rule]]
-id = "ACME-001"
-detector = "SEC-02"
-name = "ACME internal token"
-severity = "high"
-description = "ACME's internal API tokens"
-keywords = ["acme_"]
-pattern = 'acme_[a-z0-9]{16}'
-case_sensitive = true
-examples = ["token acme_0123456789abcdef"]
-negative_examples = ["ACME_0123456789ABCDEF"]
-"""
 ACME_EVENT = event(prompt="use token acme_0123456789abcdef please")
 
 
@@ -180,8 +167,8 @@ def test_builtin_rules_can_be_left_out() -> None:
 
 def test_user_pack_as_text_path_pathlike_and_list(tmp_path: Path) -> None:
     pack = tmp_path / "acme.toml"
-    pack.write_text(USER_PACK, encoding="utf-8")
-    for rules in (USER_PACK, str(pack), pack, [pack], (USER_PACK,)):
+    pack.write_text(ACME_RULE, encoding="utf-8")
+    for rules in (ACME_RULE, str(pack), pack, [pack], (ACME_RULE,)):
         engine = Engine(rules=rules)  # type: ignore[arg-type]
         verdict = engine.scan(ACME_EVENT)
         assert verdict.blocked and verdict.has_rule("ACME-001"), rules

@@ -15,20 +15,9 @@ import pytest
 
 from mcp_sentinel import Engine
 
-from _support import EVENTS, event, load_events
+from _support import ACME_RULE, EVENTS, event, load_events
 
-USER_PACK = """
-[[rule]]
-id = "ACME-001"
-detector = "SEC-02"
-name = "ACME internal token"
-severity = "high"
-description = "ACME's internal API tokens"
-keywords = ["acme_"]
-pattern = 'acme_[a-z0-9]{16}'
-case_sensitive = true
-examples = ["token acme_0123456789abcdef"]
-
+USER_PACK = ACME_RULE + """
 [severity]
 "KW-001" = "medium"
 """

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import Proxy, sentinel_bin
+from harness import Proxy, fake_server, sentinel_bin
 
 
 @pytest.fixture
@@ -31,3 +31,15 @@ def proxy(tmp_path):
     yield start
     for p in started:
         p.stop()
+
+
+@pytest.fixture
+def record(tmp_path):
+    """Where the fake server writes every line it received."""
+    return tmp_path / "server-received.ndjson"
+
+
+@pytest.fixture
+def server(record):
+    """The fake MCP server's command line, recording what it received in `record`."""
+    return fake_server("--record", record)

@@ -12,16 +12,6 @@ LOW_ONLY = "please sudo make me a sandwich"  # KW-005, low
 SCAN_LOG_KEYS = {"time", "event", "decision", "direction", "id", "tool", "detector", "rule", "severity", "reason", "findings"}
 
 
-@pytest.fixture
-def record(tmp_path):
-    return tmp_path / "server-received.ndjson"
-
-
-@pytest.fixture
-def server(record):
-    return fake_server("--record", record)
-
-
 def outcome(p, record, request_id, message):
     """What the proxy did with `message`: block (error, not forwarded), warn (forwarded, logged)
     or allow (forwarded, not logged without -v)."""

@@ -8,19 +8,9 @@ import sys
 
 import pytest
 
-from harness import BENIGN, INITIALIZE, INJECTION, SERVERS, call, dumps, fake_server, read_ndjson, read_record, rot13
+from harness import BENIGN, INITIALIZE, INJECTION, SERVERS, call, dumps, read_ndjson, read_record, rot13
 
 FILLER = "The quarterly report lists revenue by region and the meeting notes of each team. "
-
-
-@pytest.fixture
-def record(tmp_path):
-    return tmp_path / "server-received.ndjson"
-
-
-@pytest.fixture
-def server(record):
-    return fake_server("--record", record)
 
 
 def expected_big_text(size, inject="", inject_at=0):
