@@ -10,6 +10,7 @@ use crate::decode;
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
+use crate::keywords::{Hit as KeywordHit, Keywords};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
 use crate::required::{contains, Literals};
@@ -17,7 +18,6 @@ use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMa
 use crate::severity::{Action, Severity};
 use crate::validate;
 use crate::verdict::{Finding, Span, Verdict};
-use aho_corasick::AhoCorasick;
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
@@ -157,7 +157,7 @@ pub(crate) struct DetectorEntry {
 /// The shared matchers: one Aho-Corasick automaton over every keyword, one multi-pattern
 /// regex over every pattern.
 struct Matchers {
-    ac: Option<AhoCorasick>,
+    ac: Option<Keywords>,
     /// Aho-Corasick pattern id → rule index.
     ac_rule: Vec<u32>,
     /// Per keyword pattern: a hit counts only as a whole word.
@@ -761,11 +761,7 @@ impl Engine {
             None
         } else {
             Some(
-                AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .ascii_case_insensitive(true)
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(&patterns)
+                Keywords::new(&patterns)
                     .map_err(|e| BuildError::new(Kind::SizeLimit { limit: 0, message: e.to_string() }))?,
             )
         };
@@ -918,6 +914,8 @@ fn new_scratch(
             required_seen: vec![0; nrules],
             required_touched: Vec::new(),
             pending: Vec::new(),
+            hits: Vec::new(),
+            hits_spill: Vec::new(),
             group_caches: (0..ngroups).map(|_| None).collect(),
             group_span: vec![GroupSpan::default(); ngroups],
             group_stats: vec![GroupStats::default(); ngroups],
@@ -1137,6 +1135,8 @@ impl Inner {
             required_seen,
             required_touched,
             pending,
+            hits,
+            hits_spill,
             ..
         } = m;
         view.build(text, map);
@@ -1170,8 +1170,9 @@ impl Inner {
         // Keywords: one Aho-Corasick pass. Keyword-only rules remember their first hit; a
         // keyword-gated rule's regex is verified in a window around its hits until it matches.
         if let Some(ac) = &mx.ac {
-            for hit in ac.find_overlapping_iter(hay) {
-                let pid = hit.pattern().as_usize();
+            ac.find_all(hay.as_bytes(), hits, hits_spill);
+            for hit in hits.iter() {
+                let pid = hit.pattern as usize;
                 if pid >= mx.required_start {
                     for &(r, bit) in &mx.required[pid - mx.required_start] {
                         let seen = &mut required_seen[r as usize];
@@ -1190,15 +1191,17 @@ impl Inner {
                 let seen = kw_first[r];
                 if seen != NO_HIT {
                     let searched = seen.1 as usize;
-                    if rule.regex.is_none() || searched >= hay.len() || hit.end() + GATE_WINDOW <= searched {
+                    if rule.regex.is_none() || searched >= hay.len() || hit.end as usize + GATE_WINDOW <= searched {
                         continue;
                     }
                 }
-                if !rule.scope.contains(field) || (mx.ac_bounded[pid] && !word_bounded(hay, hit.start(), hit.end())) {
+                if !rule.scope.contains(field)
+                    || (mx.ac_bounded[pid] && !word_bounded(hay, hit.start as usize, hit.end as usize))
+                {
                     continue;
                 }
                 if rule.regex.is_none() {
-                    kw_first[r] = (hit.start() as u32, hit.end() as u32);
+                    kw_first[r] = (hit.start, hit.end);
                     touched.push(r as u32);
                     continue;
                 }
@@ -1214,9 +1217,9 @@ impl Inner {
                 // Once the search reached the end of the text, every later hit is covered: the
                 // windows so far form one searched range from the first hit's window on.
                 let searched = kw_first[r].1 as usize;
-                let from = hit.start().saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
+                let from = (hit.start as usize).saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
                 let start = floor_char_boundary(hay, from);
-                let end = ceil_char_boundary(hay, (hit.end() + GATE_LOOKAHEAD).min(hay.len()));
+                let end = ceil_char_boundary(hay, (hit.end as usize + GATE_LOOKAHEAD).min(hay.len()));
                 kw_first[r].1 = end as u32;
                 pending.push((r as u32, start as u32, end as u32));
             }
@@ -1502,6 +1505,9 @@ pub(crate) struct MatchState {
     /// Windows (rule, start, end) of keyword-gated rules, in order, verified once the
     /// automaton pass is over.
     pending: Vec<(u32, u32, u32)>,
+    /// Keyword and required-literal hits in the current string, and the second walk's.
+    hits: Vec<KeywordHit>,
+    hits_spill: Vec<KeywordHit>,
     /// Per group: its union's cache, once used.
     group_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per group: its live members in the current string, and their windows.

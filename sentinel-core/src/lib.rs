@@ -48,6 +48,7 @@ mod engine;
 mod error;
 mod event;
 pub mod input;
+mod keywords;
 mod mcp;
 mod normalize;
 mod pattern;

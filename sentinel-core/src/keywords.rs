@@ -1,0 +1,158 @@
+//! The keyword pass: every occurrence of every keyword and required literal in a string.
+//!
+//! What this is for: one Aho-Corasick DFA holds the keywords of every rule and the literals the
+//! engine derives from their patterns, some 3,000 strings. Its transition table is about 12 MB,
+//! so a walk of it is a chain of dependent table loads, one per byte, most of them served by L2
+//! or L3: on shared x86 machines about 4-6 ns a byte, whatever the text. Two walks over the two
+//! halves of the string, advanced in the same loop, do not depend on each other, so the CPU
+//! overlaps their loads; the string is scanned in about two thirds of the time.
+//!
+//! The second walk starts `max_pattern_len - 1` bytes before the middle, so that it sees whole
+//! every occurrence that ends after the middle, and reports only those; the first walk reports
+//! those that end at or before it. The hits come out exactly as
+//! `AhoCorasick::find_overlapping_iter` gives them: by end, then in the automaton's order.
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::{Builder, DFA};
+use aho_corasick::{Anchored, BuildError, MatchKind, StartKind};
+
+/// Strings shorter than this are walked once: the split would save less than it costs.
+const SPLIT_MIN: usize = 256;
+
+/// One occurrence of a pattern: its index and its span in the string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) pattern: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+/// The compiled patterns, ASCII case-insensitive, every occurrence reported.
+#[derive(Clone, Debug)]
+pub(crate) struct Keywords {
+    dfa: DFA,
+}
+
+impl Keywords {
+    pub(crate) fn new(patterns: &[&[u8]]) -> Result<Keywords, BuildError> {
+        let dfa = Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
+            .build(patterns)?;
+        Ok(Keywords { dfa })
+    }
+
+    /// Every occurrence of every pattern in `hay`, overlapping ones included, into `hits`
+    /// (cleared first). `spill` is scratch space for the second walk.
+    pub(crate) fn find_all(&self, hay: &[u8], hits: &mut Vec<Hit>, spill: &mut Vec<Hit>) {
+        hits.clear();
+        let dfa = &self.dfa;
+        // The automaton is built unanchored: a start state always exists.
+        let Ok(start) = dfa.start_state(Anchored::No) else { return };
+        let overlap = dfa.max_pattern_len().saturating_sub(1);
+        let n = hay.len();
+        if n < SPLIT_MIN.max(4 * overlap) {
+            walk(dfa, hay, 0, n, 0, start, hits);
+            return;
+        }
+        spill.clear();
+        // Walk A covers [0, mid) and reports ends <= mid; walk B covers [mid - overlap, n) and
+        // reports ends > mid. Both are `len` bytes long, give or take one.
+        let mid = (n + overlap) / 2;
+        let (mut a, mut b) = (0, mid - overlap);
+        let len = mid.min(n - b);
+        let (mut sa, mut sb) = (start, start);
+        for _ in 0..len {
+            sa = dfa.next_state(Anchored::No, sa, hay[a]);
+            a += 1;
+            sb = dfa.next_state(Anchored::No, sb, hay[b]);
+            b += 1;
+            if dfa.is_special(sa) {
+                report(dfa, sa, a, hits);
+            }
+            if dfa.is_special(sb) && b > mid {
+                report(dfa, sb, b, spill);
+            }
+        }
+        walk(dfa, hay, a, mid, 0, sa, hits);
+        walk(dfa, hay, b, n, mid + 1, sb, spill);
+        hits.extend_from_slice(spill);
+    }
+}
+
+/// Walks `hay[from..to]` from state `sid`, reporting the occurrences that end at or after
+/// `report_from`.
+fn walk(dfa: &DFA, hay: &[u8], from: usize, to: usize, report_from: usize, mut sid: StateID, out: &mut Vec<Hit>) {
+    for (at, &byte) in hay[from..to].iter().enumerate() {
+        sid = dfa.next_state(Anchored::No, sid, byte);
+        let end = from + at + 1;
+        if dfa.is_special(sid) && end >= report_from {
+            report(dfa, sid, end, out);
+        }
+    }
+}
+
+/// The occurrences ending at `end` in match state `sid`, in the automaton's order.
+#[inline]
+fn report(dfa: &DFA, sid: StateID, end: usize, out: &mut Vec<Hit>) {
+    if !dfa.is_match(sid) {
+        return;
+    }
+    for i in 0..dfa.match_len(sid) {
+        let pid = dfa.match_pattern(sid, i);
+        let len = dfa.pattern_len(pid);
+        out.push(Hit { pattern: pid.as_u32(), start: (end - len) as u32, end: end as u32 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::AhoCorasick;
+    use proptest::prelude::*;
+
+    fn reference(patterns: &[&[u8]], hay: &[u8]) -> Vec<Hit> {
+        let ac = AhoCorasick::builder().ascii_case_insensitive(true).build(patterns).unwrap();
+        ac.find_overlapping_iter(hay)
+            .map(|m| Hit { pattern: m.pattern().as_u32(), start: m.start() as u32, end: m.end() as u32 })
+            .collect()
+    }
+
+    fn find(patterns: &[&[u8]], hay: &[u8]) -> Vec<Hit> {
+        let (mut hits, mut spill) = (Vec::new(), Vec::new());
+        Keywords::new(patterns).unwrap().find_all(hay, &mut hits, &mut spill);
+        hits
+    }
+
+    #[test]
+    fn occurrences_across_the_middle_are_found_once() {
+        let patterns: &[&[u8]] = &[b"ignore previous", b"ore", b"x", b"previous instructions"];
+        for pad in 250..300 {
+            let hay = format!("{}ignore previous instructions{}", "x".repeat(pad), "y".repeat(pad));
+            assert_eq!(find(patterns, hay.as_bytes()), reference(patterns, hay.as_bytes()), "pad {pad}");
+        }
+    }
+
+    #[test]
+    fn case_is_folded_and_overlaps_are_kept() {
+        let patterns: &[&[u8]] = &[b"aa", b"a", b"AAA"];
+        let hay = "aAaA".repeat(100);
+        let hits = find(patterns, hay.as_bytes());
+        assert_eq!(hits.len(), 400 + 399 + 398);
+        assert_eq!(hits, reference(patterns, hay.as_bytes()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn same_hits_as_aho_corasick(
+            patterns in proptest::collection::vec("[abc;|]{1,6}", 1..12),
+            hay in "[abcABC;| ]{0,900}",
+        ) {
+            let patterns: Vec<&[u8]> = patterns.iter().map(|p| p.as_bytes()).collect();
+            prop_assert_eq!(find(&patterns, hay.as_bytes()), reference(&patterns, hay.as_bytes()));
+        }
+    }
+}
