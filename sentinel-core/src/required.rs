@@ -12,9 +12,12 @@
 //! contains at least one literal of each clause (ASCII case-insensitively). The analysis walks
 //! the `Hir` in the way of Russ Cox's trigram-index analysis ("Regular Expression Matching with
 //! a Trigram Index"), with whole literals instead of trigrams:
-//! - a node whose matches form a small set of strings keeps that set (`exact`);
+//! - a node whose matches form a small set of strings keeps that set (`exact`), and so does a
+//!   node whose matches all start (`prefix`) or end (`suffix`) with one of a small set;
 //! - a concatenation multiplies the exact sets of its parts while they stay small, and turns
 //!   each run it cannot extend into a clause (every match contains one of the run's strings);
+//!   where a part that is not exact meets its neighbour, the end of the one and the start of the
+//!   other make a clause together (`[0-9]{15}\|` holds a digit followed by a bar);
 //! - an alternation unites its branches' sets, or, when it cannot, joins one clause of each
 //!   branch into a clause of its own;
 //! - a repetition that may match nothing, a large class (`\w`, `.`) or a look-around says
@@ -45,6 +48,10 @@ const KEEP: usize = 4;
 struct Info {
     /// Every string the node matches, when that is a small set.
     exact: Option<Set>,
+    /// Every match starts with one of these strings (small sets only; may hold "").
+    prefix: Option<Set>,
+    /// Every match ends with one of these strings (small sets only; may hold "").
+    suffix: Option<Set>,
     /// Clauses (best first): every match contains one literal of each.
     clauses: Vec<Set>,
 }
@@ -82,20 +89,32 @@ impl<'s> Literals<'s> {
     pub(crate) fn clauses(&mut self, hir: &Hir, max: usize) -> Vec<Set> {
         let info = self.analyze(hir);
         let mut all = info.clauses;
-        if let Some(exact) = info.exact {
-            push_clause(&mut all, exact);
+        for set in [info.exact, info.prefix, info.suffix].into_iter().flatten() {
+            push_clause(&mut all, set);
         }
         self.rank(&mut all);
         all.truncate(max);
         all
     }
 
-    /// Sorts `clauses` rarest first; among equally rare ones, longest shortest literal first.
-    fn rank(&mut self, clauses: &mut [Set]) {
+    /// Sorts `clauses` rarest first (among equally rare ones, the smallest, then the one with
+    /// the longest shortest literal), and drops each clause that a better one implies (one whose
+    /// literals each contain a literal of it: `hello` makes `hell` say nothing more) or that
+    /// implies a better one.
+    fn rank(&mut self, clauses: &mut Vec<Set>) {
         clauses.sort_by_cached_key(|c| {
             let shortest = c.iter().map(|s| s.len()).min().unwrap_or(0);
-            (self.hits(c), std::cmp::Reverse(shortest))
+            (self.hits(c), c.len(), std::cmp::Reverse(shortest))
         });
+        // A clause that implies a better one is no rarer than it (it ranks after it), so it
+        // gates nothing more, with more literals.
+        let mut kept: Vec<Set> = Vec::with_capacity(clauses.len());
+        for clause in clauses.drain(..) {
+            if !kept.iter().any(|better| implies(better, &clause) || implies(&clause, better)) {
+                kept.push(clause);
+            }
+        }
+        *clauses = kept;
     }
 
     fn analyze(&mut self, hir: &Hir) -> Info {
@@ -110,76 +129,115 @@ impl<'s> Literals<'s> {
             HirKind::Repetition(rep) => {
                 let sub = self.analyze(&rep.sub);
                 match (rep.min, rep.max) {
-                    (0, Some(1)) => match sub.exact {
-                        Some(mut set) => {
-                            set.push(Vec::new());
-                            exact(set)
-                        }
-                        None => unknown(),
-                    },
-                    (0, _) => unknown(),
                     (1, Some(1)) => sub,
+                    // A match may be empty: it starts and ends with "" or as one of `sub`'s.
+                    (0, max) => {
+                        let with_empty = |set: Option<Set>| {
+                            set.map(|mut set| {
+                                set.push(Vec::new());
+                                normalize(&mut set);
+                                set
+                            })
+                        };
+                        let exact = if max == Some(1) { with_empty(sub.exact.clone()) } else { None };
+                        let prefix = with_empty(sub.prefix.or_else(|| sub.exact.clone()));
+                        let suffix = with_empty(sub.suffix.or(sub.exact));
+                        Info { exact, prefix, suffix, clauses: Vec::new() }
+                    }
+                    // One match of `sub` or more: each of them holds `sub`'s clauses; the
+                    // first starts the whole, the last ends it.
                     _ => {
                         let mut clauses = sub.clauses;
-                        if let Some(set) = sub.exact {
-                            push_clause(&mut clauses, set);
+                        if let Some(set) = &sub.exact {
+                            push_clause(&mut clauses, set.clone());
                         }
                         self.rank(&mut clauses);
-                        Info { exact: None, clauses }
+                        let prefix = sub.prefix.or_else(|| sub.exact.clone());
+                        let suffix = sub.suffix.or(sub.exact);
+                        Info { exact: None, prefix, suffix, clauses }
                     }
                 }
             }
             HirKind::Concat(parts) => {
-                let mut clauses = Vec::new();
+                // The parts so far, as one node, and the run of exact parts that ends them.
+                let mut acc = exact(vec![Vec::new()]);
                 let mut run: Option<Set> = Some(vec![Vec::new()]);
-                let mut whole = true;
+                let mut last_exact = true;
                 for part in parts {
                     let info = self.analyze(part);
-                    clauses.extend(info.clauses);
-                    match (run.take(), info.exact) {
-                        (Some(a), Some(b)) if a.len() * b.len() <= MAX_EXACT => run = Some(product(&a, &b)),
+                    acc.clauses.extend(info.clauses);
+                    // Where a part that is not a small set of strings meets its neighbour, a
+                    // match holds an end of the one before and the start of the next, together
+                    // (`\d{15}\|` holds a digit and a bar). Runs of exact parts are the run's.
+                    if !(last_exact && info.exact.is_some()) {
+                        if let (Some(s), Some(p)) = (&acc.suffix, &info.prefix) {
+                            if s.len() * p.len() <= MAX_EXACT {
+                                push_clause(&mut acc.clauses, product(s, p));
+                            }
+                        }
+                    }
+                    run = match (run.take(), &info.exact) {
+                        (Some(a), Some(b)) if a.len() * b.len() <= MAX_EXACT => Some(product(&a, b)),
                         (Some(a), b) => {
-                            whole = false;
-                            push_clause(&mut clauses, a);
-                            run = b;
+                            push_clause(&mut acc.clauses, a);
+                            b.clone()
                         }
-                        (None, b) => {
-                            whole = false;
-                            run = b;
-                        }
+                        (None, b) => b.clone(),
+                    };
+                    let prefix = match (&acc.exact, &info.prefix) {
+                        (Some(a), Some(p)) if a.len() * p.len() <= MAX_EXACT => Some(product(a, p)),
+                        // A match may start with "" of `a`: then it starts as this part does.
+                        (Some(a), _) => (!a.contains(&Vec::new())).then(|| a.clone()),
+                        (None, p) => or_next(acc.prefix.take(), p),
+                    };
+                    let suffix = match (&acc.suffix, &info.exact) {
+                        (Some(s), Some(b)) if s.len() * b.len() <= MAX_EXACT => Some(product(s, b)),
+                        (_, Some(b)) => (!b.contains(&Vec::new())).then(|| b.clone()),
+                        (s, None) => or_next(info.suffix, s),
+                    };
+                    acc.exact = match (&acc.exact, &info.exact) {
+                        (Some(a), Some(b)) if a.len() * b.len() <= MAX_EXACT => Some(product(a, b)),
+                        _ => None,
+                    };
+                    last_exact = info.exact.is_some();
+                    acc.prefix = prefix;
+                    acc.suffix = suffix;
+                }
+                if acc.exact.is_none() {
+                    for set in [run, acc.prefix.clone(), acc.suffix.clone()].into_iter().flatten() {
+                        push_clause(&mut acc.clauses, set);
                     }
                 }
-                let exact = if whole {
-                    run
-                } else {
-                    if let Some(set) = run {
-                        push_clause(&mut clauses, set);
-                    }
-                    None
-                };
-                self.rank(&mut clauses);
-                clauses.truncate(KEEP);
-                Info { exact, clauses }
+                self.rank(&mut acc.clauses);
+                acc.clauses.truncate(KEEP);
+                acc
             }
             HirKind::Alternation(branches) => {
                 let infos: Vec<Info> = branches.iter().map(|b| self.analyze(b)).collect();
-                if infos.iter().all(|i| i.exact.is_some()) {
-                    let mut set: Set = infos.iter().flat_map(|i| i.exact.iter().flatten().cloned()).collect();
-                    normalize(&mut set);
-                    if set.len() <= MAX_EXACT {
-                        return exact(set);
+                let union = |sets: &mut dyn Iterator<Item = &Option<Set>>| -> Option<Set> {
+                    let mut all: Set = Vec::new();
+                    for set in sets {
+                        all.extend(set.as_ref()?.iter().cloned());
                     }
+                    normalize(&mut all);
+                    (all.len() <= MAX_EXACT).then_some(all)
+                };
+                let exact_set = union(&mut infos.iter().map(|i| &i.exact));
+                if exact_set.is_some() {
+                    return exact(exact_set.unwrap_or_default());
                 }
-                // Per branch, its clauses with its exact set as one more; the k-th clause of
-                // the alternation joins the k-th best clause of every branch.
+                let prefix = union(&mut infos.iter().map(|i| if i.exact.is_some() { &i.exact } else { &i.prefix }));
+                let suffix = union(&mut infos.iter().map(|i| if i.exact.is_some() { &i.exact } else { &i.suffix }));
+                // Per branch, its clauses with its exact, prefix and suffix sets as more; the
+                // k-th clause of the alternation joins the k-th best clause of every branch.
                 let mut per_branch = Vec::with_capacity(infos.len());
                 for info in infos {
                     let mut clauses = info.clauses;
-                    if let Some(set) = info.exact {
+                    for set in [info.exact, info.prefix, info.suffix].into_iter().flatten() {
                         push_clause(&mut clauses, set);
                     }
                     if clauses.is_empty() {
-                        return unknown();
+                        return Info { exact: None, prefix, suffix, clauses: Vec::new() };
                     }
                     self.rank(&mut clauses);
                     per_branch.push(clauses);
@@ -193,7 +251,7 @@ impl<'s> Literals<'s> {
                     push_clause(&mut clauses, joined);
                 }
                 self.rank(&mut clauses);
-                Info { exact: None, clauses }
+                Info { exact: None, prefix, suffix, clauses }
             }
         }
     }
@@ -201,11 +259,11 @@ impl<'s> Literals<'s> {
 
 fn exact(mut set: Set) -> Info {
     normalize(&mut set);
-    Info { exact: Some(set), clauses: Vec::new() }
+    Info { exact: Some(set.clone()), prefix: Some(set.clone()), suffix: Some(set), clauses: Vec::new() }
 }
 
 fn unknown() -> Info {
-    Info { exact: None, clauses: Vec::new() }
+    Info { exact: None, prefix: None, suffix: None, clauses: Vec::new() }
 }
 
 /// The characters (or bytes) of a small class, as strings.
@@ -241,6 +299,19 @@ fn expand(class: &Class) -> Option<Set> {
     (set.len() <= MAX_CLASS).then_some(set)
 }
 
+/// The starts (or ends) of a node, `set`, when what follows (or precedes) it starts (or ends)
+/// with one of `next`: a node that may match nothing ("" in `set`) leaves the whole starting
+/// with `next`.
+fn or_next(set: Option<Set>, next: &Option<Set>) -> Option<Set> {
+    let mut set = set?;
+    if set.first().is_some_and(|s| s.is_empty()) {
+        set.remove(0);
+        set.extend(next.as_ref()?.iter().cloned());
+        normalize(&mut set);
+    }
+    (set.len() <= MAX_EXACT).then_some(set)
+}
+
 fn product(a: &Set, b: &Set) -> Set {
     let mut out = Vec::with_capacity(a.len() * b.len());
     for x in a {
@@ -260,13 +331,19 @@ fn normalize(set: &mut Set) {
 }
 
 /// Adds `set` as a clause when it is worth one: no empty string (which every text contains),
-/// no single letter, digit or space (which almost every text contains), not too large, and
+/// no single letter, digit or space, nor a letter next to a space (which almost every text
+/// contains), not too large, and
 /// with its redundant members dropped (a literal that contains another member adds nothing:
 /// wherever it occurs, so does the other).
 fn push_clause(clauses: &mut Vec<Set>, mut set: Set) {
     normalize(&mut set);
-    let weak =
-        |s: &Vec<u8>| s.is_empty() || (s.len() == 1 && (s[0].is_ascii_alphanumeric() || s[0].is_ascii_whitespace()));
+    // Weak: empty, one letter, digit or space, or a letter and a space (`a `, ` g`).
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b.is_ascii_whitespace();
+    let weak = |s: &Vec<u8>| {
+        s.is_empty()
+            || (s.len() == 1 && plain(&s[0]))
+            || (s.len() == 2 && s.iter().all(plain) && s.iter().any(u8::is_ascii_whitespace))
+    };
     if set.is_empty() || set.iter().any(weak) {
         return;
     }
@@ -283,6 +360,11 @@ fn push_clause(clauses: &mut Vec<Set>, mut set: Set) {
     }
 }
 
+/// Every literal of `a` contains a literal of `b`: wherever `a` is satisfied, so is `b`.
+pub(crate) fn implies(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
+    a.iter().all(|lit| b.iter().any(|other| contains(lit, other)))
+}
+
 /// `hay` contains `needle`.
 pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || memchr::memmem::find(hay, needle).is_some()
@@ -291,6 +373,7 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// The clauses of `pattern` (case-insensitive), ranked against `sample`.
     fn ranked(pattern: &str, sample: &str) -> Vec<Vec<String>> {
@@ -327,7 +410,8 @@ mod tests {
     fn alternation_joins_the_rarest_clause_of_each_branch() {
         let c = ranked(r"foo\s+bar|baz\d+", "foo foo foo");
         assert_eq!(c[0], strings(&["bar", "baz"]), "{c:?}");
-        assert!(c.contains(&strings(&["baz", "foo"])), "{c:?}");
+        // `foo` is followed by a space in every match, and the sample says that is rarer.
+        assert!(c.iter().any(|k| k.contains(&"baz".to_string()) && k.contains(&"foo ".to_string())), "{c:?}");
     }
 
     #[test]
@@ -360,6 +444,90 @@ mod tests {
     }
 
     #[test]
+    fn where_a_class_meets_a_literal_the_pair_is_a_clause() {
+        // Fifteen digits and a bar: a digit next to a bar is far rarer than a bar. (A Unicode
+        // `\d` is hundreds of characters, too many to expand.)
+        let c = ranked(r"[0-9]{15,16}(?:\||%7C)[a-z]{27,40}", "a | b | c");
+        let digits: Vec<String> = (0..10).flat_map(|d| [format!("{d}%7c"), format!("{d}|")]).collect();
+        let mut expected = digits.clone();
+        expected.sort();
+        assert_eq!(c[0], expected, "{c:?}");
+        // The last of a repetition meets what follows it.
+        assert_eq!(of(r"(?:ab)+c")[0], strings(&["abc"]));
+        // A part that may match nothing lets its neighbours meet.
+        assert_eq!(of(r"x(?:ab)*c")[0], strings(&["abc", "xc"]));
+    }
+
+    /// Patterns built from parts the analysis treats differently: literals, small and large
+    /// classes, optional, starred and counted repetitions, alternations, groups, word boundaries.
+    fn pattern() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "[a-c]{1,3}",
+            Just("[0-9]".to_string()),
+            Just(r"\d".to_string()),
+            Just(r"\s".to_string()),
+            Just("[a-z]".to_string()),
+            Just("[|:@]".to_string()),
+            Just(r"\b".to_string()),
+            Just("-".to_string()),
+            Just(":".to_string()),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| format!("({})", v.concat())),
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(|v| format!("(?:{})", v.join("|"))),
+                (inner, prop_oneof![Just("?"), Just("*"), Just("+"), Just("{2}"), Just("{1,3}"), Just("{0,2}")])
+                    .prop_map(|(p, q)| format!("(?:{p}){q}")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The property the engine relies on, over generated patterns: every match of the
+        /// pattern holds a literal of every clause derived from it, and is one of the exact
+        /// strings, starts with a prefix and ends with a suffix the analysis gives.
+        #[test]
+        fn every_match_holds_a_literal_of_every_derived_clause(
+            pattern in pattern(),
+            hay in "[abcABC019 |:@\\-]{0,40}",
+        ) {
+            let Ok(re) = regex::Regex::new(&format!("(?i){pattern}")) else { return Ok(()) };
+            let hir = regex_syntax::ParserBuilder::new().case_insensitive(true).build().parse(&pattern).unwrap();
+            // What the analysis says of the whole pattern, before ranking keeps the best.
+            let info = Literals::new(b"ab a b c 1 | :").analyze(&hir);
+            let clauses = ranked(&pattern, "ab a b c 1 | :").into_iter().chain(
+                info.clauses.iter().map(|c| c.iter().map(|s| String::from_utf8(s.clone()).unwrap()).collect()),
+            ).collect::<Vec<Vec<String>>>();
+            let set = |s: &Option<Set>| s.as_ref().map(|s| s.iter().map(|x| String::from_utf8(x.clone()).unwrap()).collect::<Vec<_>>());
+            let (exact, prefix, suffix) = (set(&info.exact), set(&info.prefix), set(&info.suffix));
+            // Every match: the leftmost ones and those starting at each later position.
+            for start in 0..=hay.len() {
+                for end in start..=hay.len() {
+                    let Some(m) = re.find_at(&hay[..end], start) else { continue };
+                    if m.start() != start || m.end() != end {
+                        continue;
+                    }
+                    let m = m.as_str().to_ascii_lowercase();
+                    for clause in &clauses {
+                        prop_assert!(clause.iter().any(|lit| m.contains(lit.as_str())), "{pattern}: {m:?} misses {clause:?}");
+                    }
+                    if let Some(e) = &exact {
+                        prop_assert!(e.contains(&m), "{pattern}: {m:?} is not in {e:?}");
+                    }
+                    if let Some(p) = &prefix {
+                        prop_assert!(p.iter().any(|p| m.starts_with(p.as_str())), "{pattern}: {m:?} starts with none of {p:?}");
+                    }
+                    if let Some(x) = &suffix {
+                        prop_assert!(x.iter().any(|x| m.ends_with(x.as_str())), "{pattern}: {m:?} ends with none of {x:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn characters_the_view_never_holds_are_left_out() {
         // A case-insensitive `k` also matches the Kelvin sign, and `s` the long s; the view
         // folds both to ASCII, so the literal set stays one string.
@@ -373,6 +541,9 @@ mod tests {
             (r"(?:ignore|disregard)\s+(?:all\s+)?previous\s+instructions", "please IGNORE  all previous instructions"),
             (r"\b(?:or|and)\s+\d+\s*=\s*\d+", "x' OR 1=1 --"),
             (r"<script\b[^>]{0,20}>|\bon[a-z]{3,10}\s*=", "<img src=x onerror=alert(1)>"),
+            // A group that starts with a large class: its start is unknown, not "".
+            (r"https?://(?P<v>[a-z0-9]{1,64}:[^\s@]{6,})@[a-z.]+", "https://deploy:Zr8Lp2Wq9Tx4@git.acme.io"),
+            (r"[0-9]{15,16}(?:\||%7C)[a-z]{3}", "123456789012345|abc"),
         ];
         for (pattern, text) in cases {
             let re = regex::Regex::new(&format!("(?i){pattern}")).unwrap();
