@@ -13,7 +13,7 @@ use crate::event::{Event, EventContext, EventError, Field};
 use crate::keywords::{Hit as KeywordHit, Keywords};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
-use crate::required::{contains, Literals};
+use crate::required::{implies, Literals};
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
 use crate::severity::{Action, Severity};
 use crate::validate;
@@ -858,12 +858,11 @@ const MAX_CLAUSES: usize = 4;
 /// ordinary text: a common one would cost automaton hits and seldom close the gate.
 const MAX_REQUIRED_HITS: u32 = 2;
 
-/// An anchor hit already implies the clause: every anchor contains one of its literals.
+/// An anchor hit already implies the clause: every anchor (ASCII-lowercased, as clauses are)
+/// contains one of its literals.
 fn implied_by(clause: &[Vec<u8>], anchors: &[Vec<u8>]) -> bool {
-    anchors.iter().all(|a| {
-        let a = a.to_ascii_lowercase();
-        clause.iter().any(|lit| contains(&a, lit))
-    })
+    let anchors: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase()).collect();
+    implies(&anchors, clause)
 }
 
 /// How often `keywords` occur in `text` (ASCII-lowercased), whole words only when `bounded`.

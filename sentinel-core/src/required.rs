@@ -44,7 +44,8 @@ const MAX_CLAUSE: usize = 64;
 /// Clauses kept per node, best first.
 const KEEP: usize = 4;
 
-/// What every match of a node satisfies.
+/// What every match of a node satisfies. When `exact` is known, `prefix` and `suffix` are
+/// that same set.
 struct Info {
     /// Every string the node matches, when that is a small set.
     exact: Option<Set>,
@@ -140,8 +141,8 @@ impl<'s> Literals<'s> {
                             })
                         };
                         let exact = if max == Some(1) { with_empty(sub.exact.clone()) } else { None };
-                        let prefix = with_empty(sub.prefix.or_else(|| sub.exact.clone()));
-                        let suffix = with_empty(sub.suffix.or(sub.exact));
+                        let prefix = with_empty(sub.prefix);
+                        let suffix = with_empty(sub.suffix);
                         Info { exact, prefix, suffix, clauses: Vec::new() }
                     }
                     // One match of `sub` or more: each of them holds `sub`'s clauses; the
@@ -152,9 +153,7 @@ impl<'s> Literals<'s> {
                             push_clause(&mut clauses, set.clone());
                         }
                         self.rank(&mut clauses);
-                        let prefix = sub.prefix.or_else(|| sub.exact.clone());
-                        let suffix = sub.suffix.or(sub.exact);
-                        Info { exact: None, prefix, suffix, clauses }
+                        Info { exact: None, prefix: sub.prefix, suffix: sub.suffix, clauses }
                     }
                 }
             }
@@ -214,20 +213,11 @@ impl<'s> Literals<'s> {
             }
             HirKind::Alternation(branches) => {
                 let infos: Vec<Info> = branches.iter().map(|b| self.analyze(b)).collect();
-                let union = |sets: &mut dyn Iterator<Item = &Option<Set>>| -> Option<Set> {
-                    let mut all: Set = Vec::new();
-                    for set in sets {
-                        all.extend(set.as_ref()?.iter().cloned());
-                    }
-                    normalize(&mut all);
-                    (all.len() <= MAX_EXACT).then_some(all)
-                };
-                let exact_set = union(&mut infos.iter().map(|i| &i.exact));
-                if exact_set.is_some() {
-                    return exact(exact_set.unwrap_or_default());
+                if let Some(set) = union(infos.iter().map(|i| &i.exact)) {
+                    return exact(set);
                 }
-                let prefix = union(&mut infos.iter().map(|i| if i.exact.is_some() { &i.exact } else { &i.prefix }));
-                let suffix = union(&mut infos.iter().map(|i| if i.exact.is_some() { &i.exact } else { &i.suffix }));
+                let prefix = union(infos.iter().map(|i| &i.prefix));
+                let suffix = union(infos.iter().map(|i| &i.suffix));
                 // Per branch, its clauses with its exact, prefix and suffix sets as more; the
                 // k-th clause of the alternation joins the k-th best clause of every branch.
                 let mut per_branch = Vec::with_capacity(infos.len());
@@ -312,6 +302,16 @@ fn or_next(set: Option<Set>, next: &Option<Set>) -> Option<Set> {
     (set.len() <= MAX_EXACT).then_some(set)
 }
 
+/// All the strings of `sets`, when each is known and together they stay small.
+fn union<'a>(sets: impl Iterator<Item = &'a Option<Set>>) -> Option<Set> {
+    let mut all: Set = Vec::new();
+    for set in sets {
+        all.extend(set.as_ref()?.iter().cloned());
+    }
+    normalize(&mut all);
+    (all.len() <= MAX_EXACT).then_some(all)
+}
+
 fn product(a: &Set, b: &Set) -> Set {
     let mut out = Vec::with_capacity(a.len() * b.len());
     for x in a {
@@ -366,7 +366,7 @@ pub(crate) fn implies(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
 }
 
 /// `hay` contains `needle`.
-pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || memchr::memmem::find(hay, needle).is_some()
 }
 
