@@ -9,20 +9,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "examples" / "events"
 
-# A user rule pack of one rule, as an embedder would write it.
-ACME_RULE = """
-[[rule]]
-id = "ACME-001"
-detector = "SEC-02"
-name = "ACME internal token"
-severity = "high"
-description = "ACME's internal API tokens"
-keywords = ["acme_"]
-pattern = 'acme_[a-z0-9]{16}'
-case_sensitive = true
-examples = ["token acme_0123456789abcdef"]
-negative_examples = ["ACME_0123456789ABCDEF"]
-"""
+# A user rule pack of one rule, as an embedder would write it (the repository's example pack).
+ACME_PACK = REPO / "examples" / "rules" / "acme.toml"
+ACME_RULE = ACME_PACK.read_text(encoding="utf-8")
 
 
 def event(**fields: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness import BENIGN, INITIALIZE, INJECTION, call, clean_env, fake_server, read_ndjson, read_record, rot13
+from harness import BENIGN, INITIALIZE, INJECTION, REPO, call, clean_env, fake_server, read_ndjson, read_record, rot13
 
 LOW_ONLY = "please sudo make me a sandwich"  # KW-005, low
 SCAN_LOG_KEYS = {"time", "event", "decision", "direction", "id", "tool", "detector", "rule", "severity", "reason", "findings"}
@@ -133,23 +133,8 @@ def test_scan_mimes_from_flag_and_environment(proxy, server):
     assert proxy(server).request(unlabelled)["error"]["code"] == -32051
 
 
-def test_user_rule_pack(proxy, server, record, tmp_path):
-    pack = tmp_path / "acme.toml"
-    pack.write_text(
-        """
-[[rule]]
-id = "ACME-001"
-detector = "SEC-02"
-name = "ACME internal token"
-severity = "high"
-description = "ACME's internal API tokens"
-keywords = ["acme_"]
-pattern = 'acme_[a-z0-9]{16}'
-case_sensitive = true
-examples = ["token acme_0123456789abcdef"]
-negative_examples = ["ACME_0123456789ABCDEF"]
-"""
-    )
+def test_user_rule_pack(proxy, server, record):
+    pack = REPO / "examples" / "rules" / "acme.toml"  # the repository's example user pack
     message = call(1, "echo", text="use token acme_0123456789abcdef for the build")
     assert outcome(proxy(server), record, 1, message) == "allow"
     record.unlink()
