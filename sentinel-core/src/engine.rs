@@ -13,7 +13,7 @@ use crate::event::{Event, EventContext, EventError, Field};
 use crate::keywords::{Hit as KeywordHit, Keywords};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
-use crate::required::{implies, Literals};
+use crate::required::{self, implies, Literals};
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
 use crate::severity::{Action, Severity};
 use crate::validate;
@@ -21,8 +21,8 @@ use crate::verdict::{Finding, Span, Verdict};
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
-use regex_automata::{hybrid, meta, Input, PatternID, PatternSet};
-use regex_syntax::hir::Hir;
+use regex_automata::{hybrid, meta, Anchored, Input, PatternID, PatternSet};
+use regex_syntax::hir::{Hir, HirKind};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -61,6 +61,18 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
 /// injection), as TOML: part of the built-in packs, and a baseline for measuring the others
 /// (`Engine::builder().without_builtin_rules().rules_toml("seed", SEED_PACK)`).
 pub const SEED_PACK: &str = include_str!("../rules/seed.toml");
+/// Where a keyword-gated rule's matches begin: at a hit of one of its start literals (derived
+/// from its regex, see `required::starts`), where its regex runs anchored instead of scanning
+/// the rule's windows. With `tail`, the literals start a tail of the pattern that follows a
+/// head of at most `reach` bytes (`[^A-Za-z0-9][\w.-]{0,40}?` before `key|token|…`): that
+/// tail's regex runs anchored at each hit, and the rule's own regex scans only from `reach`
+/// bytes before the first hit where the tail matches, since no match can begin earlier.
+#[derive(Clone, Copy)]
+pub(crate) struct Anchor {
+    tail: Option<usize>,
+    reach: u32,
+}
+
 /// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
 const POLICY_PACK: (&str, &str) = ("builtin:policy.toml", include_str!("../rules/policy.toml"));
 
@@ -77,6 +89,9 @@ pub(crate) struct CompiledRule {
     /// How many clauses of required literals (derived from the regex) gate a keyword-gated
     /// rule besides its keywords: its regex runs only once each clause had a hit.
     pub(crate) clauses: u8,
+    /// Where the rule's matches can begin, when its regex says (see `Anchor`): its regex then
+    /// runs anchored there instead of scanning its windows.
+    pub(crate) anchor: Option<Anchor>,
     /// The group whose union verifies this keyword-gated rule first, when it has one.
     pub(crate) group: Option<u32>,
     pub(crate) value_group: bool,
@@ -95,6 +110,10 @@ pub(crate) struct CompiledRule {
 impl CompiledRule {
     /// The first match of the rule's own regex in `window` of `hay` that passes its validator
     /// and allow-list: the span of the whole match. Matches that fail are skipped.
+    ///
+    /// With `starts` (the positions in `window` where a match of the rule can begin, in
+    /// order), the regex runs anchored at each of them instead of scanning the window: the
+    /// first position with a valid match gives the same span as the scan would.
     fn first_valid_match(
         &self,
         single: &meta::Regex,
@@ -102,19 +121,38 @@ impl CompiledRule {
         caps: &mut Option<Captures>,
         hay: &str,
         window: std::ops::Range<usize>,
+        starts: Option<&[(u32, u32)]>,
     ) -> Option<(usize, usize)> {
         let mut at = window.start;
+        let mut next = 0;
         while at < window.end {
-            let input = Input::new(hay).span(at..window.end);
-            let (whole, value) = if self.value_group {
+            let input = match starts {
+                None => Input::new(hay).span(at..window.end),
+                Some(starts) => {
+                    // The next start at or after `at` (a failed match skips those inside it).
+                    while starts.get(next).is_some_and(|&(_, p)| (p as usize) < at) {
+                        next += 1;
+                    }
+                    let &(_, p) = starts.get(next)?;
+                    next += 1;
+                    Input::new(hay).span(p as usize..window.end).anchored(Anchored::Yes)
+                }
+            };
+            let found = if self.value_group {
                 let caps = caps.get_or_insert_with(|| single.create_captures());
                 single.search_captures_with(cache, &input, caps);
-                let whole = caps.get_match()?;
-                let value = caps.get_group_by_name("v").unwrap_or(whole.span());
-                ((whole.start(), whole.end()), (value.start, value.end))
+                caps.get_match().map(|whole| {
+                    let value = caps.get_group_by_name("v").unwrap_or(whole.span());
+                    ((whole.start(), whole.end()), (value.start, value.end))
+                })
             } else {
-                let m = single.search_with(cache, &input)?;
-                ((m.start(), m.end()), (m.start(), m.end()))
+                single.search_with(cache, &input).map(|m| ((m.start(), m.end()), (m.start(), m.end())))
+            };
+            let Some((whole, value)) = found else {
+                if starts.is_some() {
+                    continue;
+                }
+                return None;
             };
             let text = &hay[value.0..value.1];
             let valid = self.validator.is_none_or(|v| validate::check(v, text, self.min_entropy))
@@ -169,18 +207,25 @@ struct Matchers {
     /// Each regex rule on its own (leftmost-first), run only for rules the union reported,
     /// to locate the span of the first match.
     single: Vec<meta::Regex>,
+    /// Tails of anchored rules' regexes (`Anchor::tail`), run anchored.
+    tails: Vec<meta::Regex>,
     /// Per field: does an enabled regex rule without keywords apply (so the union must run)?
     ungated: [bool; 6],
-    /// Aho-Corasick pattern ids from here on are required literals, not keywords.
-    required_start: usize,
-    /// Per required literal (pattern id - `required_start`): the clauses it satisfies.
-    required: Vec<Targets>,
+    /// Aho-Corasick pattern ids from here on are derived literals, not keywords.
+    derived_start: usize,
+    /// Per derived literal (pattern id - `derived_start`): what it says of which rules.
+    derived: Vec<Derived>,
     /// Groups of keyword-gated rules, each with the union of their regexes.
     groups: Vec<Group>,
 }
 
-/// The (rule, clause bit) pairs a required literal satisfies.
-type Targets = Vec<(u32, u8)>;
+/// A literal derived from rules' regexes: the (rule, clause bit) pairs it satisfies as a
+/// required literal, and the rules whose matches can begin where it occurs.
+#[derive(Default)]
+struct Derived {
+    clauses: Vec<(u32, u8)>,
+    starts: Vec<u32>,
+}
 
 /// Keyword-gated rules verified together: when two or more of them have keyword hits in a
 /// string, one pass of their union replaces a pass of each regex.
@@ -382,7 +427,7 @@ impl Engine {
     /// A new scratch for [`Engine::scan_with`]. It belongs to this engine (and its clones).
     pub fn create_scratch(&self) -> Scratch {
         let (inner, m) = (&*self.inner, &self.inner.matchers);
-        new_scratch(inner.id, m.union.as_ref(), m.regex_rule.len(), m.single.len(), inner.rules.len(), m.groups.len())
+        new_scratch(inner.id, m.union.as_ref(), Sizes::of(m, inner.rules.len()))
     }
 
     /// Scans one event, with a scratch from the engine's pool. The verdict is owned.
@@ -623,13 +668,14 @@ impl Engine {
         let mut hirs = Vec::new();
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
+        let mut tails = Vec::new();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut ac_bounded: Vec<bool> = Vec::new();
         let ordinary = ORDINARY_TEXT.to_ascii_lowercase();
         let mut literals = Literals::new(ordinary.as_bytes());
         let mut ac_rule = Vec::new();
         let mut ungated = [false; 6];
-        let mut required_by: HashMap<Vec<u8>, Targets> = HashMap::new();
+        let mut derived_by: HashMap<Vec<u8>, Derived> = HashMap::new();
         let mut groupable: Vec<(u32, u32, Hir)> = Vec::new();
         let mut view = View::default();
         for (i, sourced) in specs.into_iter().enumerate() {
@@ -654,6 +700,7 @@ impl Engine {
             let rule_index = rules.len() as u32;
             let mut regex = None;
             let mut clauses = 0u8;
+            let mut anchor = None;
             let mut value_group = false;
             if let Some(c) = &compiled {
                 let one = meta::Builder::new()
@@ -713,9 +760,49 @@ impl Engine {
                             continue;
                         }
                         for lit in clause {
-                            required_by.entry(lit).or_default().push((rule_index, clauses));
+                            derived_by.entry(lit).or_default().clauses.push((rule_index, clauses));
                         }
                         clauses += 1;
+                    }
+                    // Where the rule's matches can begin, when that is a few short literals not
+                    // too common in ordinary text (the longest cut that gives such a set).
+                    let mut starts_of = |hir: &Hir| {
+                        START_LENGTHS.iter().find_map(|&len| required::starts(hir, len)).filter(|s| {
+                            s.iter().all(|l| l.len() >= MIN_START_LEN) && literals.hits(s) <= MAX_START_HITS
+                        })
+                    };
+                    let mut found = starts_of(&c.hir).map(|s| (s, Anchor { tail: None, reach: 0 }));
+                    // Else the tail after the shortest bounded head that has such literals.
+                    if let (None, HirKind::Concat(parts)) = (&found, c.hir.kind()) {
+                        for at in 1..parts.len() {
+                            let head = Hir::concat(parts[..at].to_vec());
+                            let Some(reach) = head.properties().maximum_len().filter(|&n| n <= MAX_HEAD) else {
+                                break;
+                            };
+                            let tail = Hir::concat(parts[at..].to_vec());
+                            if let Some(s) = starts_of(&tail) {
+                                let regex = meta::Builder::new()
+                                    .configure(
+                                        meta::Config::new()
+                                            // `None` would leave the meta regex able to say
+                                            // only whether it matches, not where a search ends.
+                                            .which_captures(thompson::WhichCaptures::Implicit)
+                                            .nfa_size_limit(Some(SINGLE_NFA_LIMIT))
+                                            .hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
+                                    )
+                                    .build_from_hir(&tail)
+                                    .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
+                                found = Some((s, Anchor { tail: Some(tails.len()), reach: reach as u32 }));
+                                tails.push(regex);
+                                break;
+                            }
+                        }
+                    }
+                    if let Some((starts, a)) = found {
+                        for lit in starts {
+                            derived_by.entry(lit).or_default().starts.push(rule_index);
+                        }
+                        anchor = Some(a);
                     }
                     if heat > 0 && !pattern::has_repetition_over(&c.hir, MAX_GROUPED_REPEAT) {
                         groupable.push((heat, rule_index, c.hir.clone()));
@@ -737,6 +824,7 @@ impl Engine {
                 scope,
                 regex,
                 clauses,
+                anchor,
                 group: None,
                 value_group,
                 validator: spec.validator,
@@ -750,13 +838,13 @@ impl Engine {
                 source,
             });
         }
-        // Required literals follow the keywords in the automaton, each once.
-        let required_start = keywords.len();
-        let mut required_by: Vec<(Vec<u8>, Targets)> = required_by.into_iter().collect();
-        required_by.sort();
-        let (required_lits, required): (Vec<Vec<u8>>, Vec<Targets>) = required_by.into_iter().unzip();
+        // Derived literals follow the keywords in the automaton, each once.
+        let derived_start = keywords.len();
+        let mut derived_by: Vec<(Vec<u8>, Derived)> = derived_by.into_iter().collect();
+        derived_by.sort_by(|a, b| a.0.cmp(&b.0));
+        let (derived_lits, derived): (Vec<Vec<u8>>, Vec<Derived>) = derived_by.into_iter().unzip();
         let patterns: Vec<&[u8]> =
-            keywords.iter().map(|k| k.as_slice()).chain(required_lits.iter().map(|l| l.as_slice())).collect();
+            keywords.iter().map(|k| k.as_slice()).chain(derived_lits.iter().map(|l| l.as_slice())).collect();
         let ac = if patterns.is_empty() {
             None
         } else {
@@ -817,8 +905,19 @@ impl Engine {
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
         let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-        let matchers =
-            Matchers { ac, ac_rule, ac_bounded, union, regex_rule, single, ungated, required_start, required, groups };
+        let matchers = Matchers {
+            ac,
+            ac_rule,
+            ac_bounded,
+            union,
+            regex_rule,
+            single,
+            tails,
+            ungated,
+            derived_start,
+            derived,
+            groups,
+        };
         let factory = make_factory(id, &matchers, rules.len());
         let inner = Inner {
             id,
@@ -850,6 +949,21 @@ const GROUP_CACHE_CAPACITY: usize = 16 << 20;
 /// a DFA track every count, and a union multiplies that by its other members' states: such a
 /// rule is verified alone.
 const MAX_GROUPED_REPEAT: u32 = 64;
+
+/// Lengths at which a rule's start literals are cut, longest first: the first that gives a
+/// small set is used (longer literals occur less often).
+const START_LENGTHS: [usize; 4] = [8, 6, 4, 3];
+/// Shortest start literal: one byte (a quote, `<`) occurs too often to anchor on.
+const MIN_START_LEN: usize = 2;
+/// A rule is anchored on its start literals when they occur at most this often in the
+/// ordinary text (about 8 KB).
+const MAX_START_HITS: u32 = 200;
+/// An anchored rule scans its window instead when its starts there are closer together than
+/// this many bytes on average: each anchored run has a fixed cost of about this many bytes
+/// of scanning.
+const ANCHOR_SPACING: usize = 24;
+/// Longest head (in bytes) before the tail a rule is anchored on.
+const MAX_HEAD: usize = 64;
 
 /// Most clauses of required literals per rule (a bit each in a `u8`).
 const MAX_CLAUSES: usize = 4;
@@ -890,15 +1004,31 @@ fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Optio
     }
 }
 
+/// How many of each thing a scratch keeps state for.
+#[derive(Clone, Copy)]
+struct Sizes {
+    patterns: usize,
+    single: usize,
+    tails: usize,
+    rules: usize,
+    groups: usize,
+}
+
+impl Sizes {
+    fn of(m: &Matchers, rules: usize) -> Sizes {
+        Sizes {
+            patterns: m.regex_rule.len(),
+            single: m.single.len(),
+            tails: m.tails.len(),
+            rules,
+            groups: m.groups.len(),
+        }
+    }
+}
+
 /// A fresh scratch for the engine `id` with these sizes.
-fn new_scratch(
-    id: u64,
-    union: Option<&meta::Regex>,
-    npatterns: usize,
-    nsingle: usize,
-    nrules: usize,
-    ngroups: usize,
-) -> Scratch {
+fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
+    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, rules: nrules, groups: ngroups } = sizes;
     Scratch {
         engine_id: id,
         m: MatchState {
@@ -908,10 +1038,12 @@ fn new_scratch(
             patset: PatternSet::new(npatterns),
             single_caches: (0..nsingle).map(|_| None).collect(),
             single_caps: (0..nsingle).map(|_| None).collect(),
+            tail_caches: (0..ntails).map(|_| None).collect(),
             kw_first: vec![NO_HIT; nrules],
             touched: Vec::new(),
             required_seen: vec![0; nrules],
             required_touched: Vec::new(),
+            starts: Vec::new(),
             pending: Vec::new(),
             hits: Vec::new(),
             hits_spill: Vec::new(),
@@ -933,8 +1065,8 @@ fn new_scratch(
 /// The pool's scratch factory: owns what `new_scratch` needs (the union is an `Arc` inside).
 fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
     let union = m.union.clone();
-    let (npatterns, nsingle, ngroups) = (m.regex_rule.len(), m.single.len(), m.groups.len());
-    Box::new(move || new_scratch(id, union.as_ref(), npatterns, nsingle, nrules, ngroups))
+    let sizes = Sizes::of(m, nrules);
+    Box::new(move || new_scratch(id, union.as_ref(), sizes))
 }
 
 impl Inner {
@@ -1129,10 +1261,12 @@ impl Inner {
             patset,
             single_caches,
             single_caps,
+            tail_caches,
             kw_first,
             touched,
             required_seen,
             required_touched,
+            starts,
             pending,
             hits,
             hits_spill,
@@ -1172,13 +1306,17 @@ impl Inner {
             ac.find_all(hay.as_bytes(), hits, hits_spill);
             for hit in hits.iter() {
                 let pid = hit.pattern as usize;
-                if pid >= mx.required_start {
-                    for &(r, bit) in &mx.required[pid - mx.required_start] {
+                if pid >= mx.derived_start {
+                    let derived = &mx.derived[pid - mx.derived_start];
+                    for &(r, bit) in &derived.clauses {
                         let seen = &mut required_seen[r as usize];
                         if *seen == 0 {
                             required_touched.push(r);
                         }
                         *seen |= 1 << bit;
+                    }
+                    for &r in &derived.starts {
+                        starts.push((r, hit.start));
                     }
                     continue;
                 }
@@ -1286,6 +1424,7 @@ impl Inner {
                 stats.credit = (stats.credit + excluded - UNION_PASSES).clamp(-MAX_CREDIT, MAX_CREDIT);
             }
             group_touched.clear();
+            let mut starts_sorted = false;
             for &(r, start, end) in pending.iter() {
                 let r = r as usize;
                 let rule = &self.rules[r];
@@ -1296,12 +1435,45 @@ impl Inner {
                 let single = &mx.single[ri];
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
                 let window = start as usize..end as usize;
-                if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, window) {
+                // An anchored rule runs at its starts in the window, unless they are dense.
+                let anchors = rule.anchor.map(|anchor| {
+                    if !starts_sorted {
+                        starts.sort_unstable();
+                        starts_sorted = true;
+                    }
+                    let (r, start, end) = (r as u32, start, end);
+                    let at =
+                        &starts[starts.partition_point(|&s| s < (r, start))..starts.partition_point(|&s| s < (r, end))];
+                    (anchor, at)
+                });
+                let caps = &mut single_caps[ri];
+                let found = match anchors.filter(|(_, at)| at.len() * ANCHOR_SPACING <= window.len()) {
+                    None => rule.first_valid_match(single, cache, caps, hay, window, None),
+                    Some((Anchor { tail: None, .. }, at)) => {
+                        rule.first_valid_match(single, cache, caps, hay, window, Some(at))
+                    }
+                    Some((Anchor { tail: Some(t), reach }, at)) => {
+                        let tail = &mx.tails[t];
+                        let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
+                        let end = window.end;
+                        let hit = at.iter().find(|&&(_, p)| {
+                            let input = Input::new(hay).span(p as usize..end).anchored(Anchored::Yes).earliest(true);
+                            tail.search_half_with(tail_cache, &input).is_some()
+                        });
+                        hit.and_then(|&(_, p)| {
+                            let from =
+                                floor_char_boundary(hay, (p as usize).saturating_sub(reach as usize).max(window.start));
+                            rule.first_valid_match(single, cache, caps, hay, from..end, None)
+                        })
+                    }
+                };
+                if let Some(span) = found {
                     kw_first[r] = MATCHED;
                     self.fire(view, map, out, tool, field, path, text, r, span, origin);
                 }
             }
             pending.clear();
+            starts.clear();
             for &r in required_touched.iter() {
                 required_seen[r as usize] = 0;
             }
@@ -1323,7 +1495,9 @@ impl Inner {
                     let Some(ri) = rule.regex else { continue };
                     let single = &mx.single[ri];
                     let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
-                    if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, 0..hay.len()) {
+                    if let Some(span) =
+                        rule.first_valid_match(single, cache, &mut single_caps[ri], hay, 0..hay.len(), None)
+                    {
                         self.fire(view, map, out, tool, field, path, text, r, span, origin);
                     }
                 }
@@ -1493,6 +1667,7 @@ pub(crate) struct MatchState {
     patset: PatternSet,
     single_caches: Vec<Option<meta::Cache>>,
     single_caps: Vec<Option<Captures>>,
+    tail_caches: Vec<Option<meta::Cache>>,
     /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
     kw_first: Vec<(u32, u32)>,
     /// Rules with a keyword hit in the current string.
@@ -1501,6 +1676,9 @@ pub(crate) struct MatchState {
     required_seen: Vec<u8>,
     /// Rules with a required literal seen in the current string.
     required_touched: Vec<u32>,
+    /// (rule, position) of each start literal hit in the current string, sorted once the
+    /// automaton pass is over.
+    starts: Vec<(u32, u32)>,
     /// Windows (rule, start, end) of keyword-gated rules, in order, verified once the
     /// automaton pass is over.
     pending: Vec<(u32, u32, u32)>,

@@ -360,6 +360,118 @@ fn push_clause(clauses: &mut Vec<Set>, mut set: Set) {
     }
 }
 
+/// Short strings that every match of `hir` starts with (ASCII-lowercased, at most `len` bytes
+/// or one character each, none empty), when there are at most `MAX_STARTS` of them: the positions where a match
+/// can begin. `None` when a match may start with anything (a large class, an empty match).
+///
+/// Unlike the prefix sets of the clause analysis, these are cut at `len` bytes, so that
+/// alternations of long phrases (`act as|pretend\s+to be|from now on`) stay a small set
+/// (`act as`, `pretend`, `from now`) instead of growing past the limit.
+pub(crate) fn starts(hir: &Hir, len: usize) -> Option<Set> {
+    let set = start_set(hir, len)?;
+    if set.iter().any(|(s, _)| s.is_empty()) {
+        return None;
+    }
+    let mut out: Set = set.into_iter().map(|(s, _)| s).collect();
+    normalize(&mut out);
+    // A string that starts with another member adds no position: the shorter one has it.
+    let mut kept: Set = Vec::with_capacity(out.len());
+    for s in out {
+        if !kept.last().is_some_and(|k: &Vec<u8>| s.starts_with(k)) {
+            kept.push(s);
+        }
+    }
+    Some(kept)
+}
+
+/// Most strings `starts` gives.
+const MAX_STARTS: usize = 256;
+
+/// Starts of a node: each string with whether it is the whole of what the node matched
+/// (`true`, open: what follows can extend it) or only the beginning (closed).
+type Starts = Vec<(Vec<u8>, bool)>;
+
+fn start_set(hir: &Hir, len: usize) -> Option<Starts> {
+    // At most `len` bytes, cut on a character boundary (keeping at least one character).
+    let cut = |mut s: Vec<u8>| {
+        let whole = s.len() <= len;
+        if !whole {
+            let continues = |b: u8| b & 0xC0 == 0x80;
+            let mut end = len;
+            while end > 0 && continues(s[end]) {
+                end -= 1;
+            }
+            if end == 0 {
+                end = 1 + s[1..].iter().take_while(|&&b| continues(b)).count();
+            }
+            s.truncate(end);
+        }
+        (s, whole)
+    };
+    let set = match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => vec![(Vec::new(), true)],
+        HirKind::Literal(lit) => vec![cut(lit.0.to_ascii_lowercase())],
+        HirKind::Class(class) => expand(class)?.into_iter().map(cut).collect(),
+        HirKind::Capture(cap) => return start_set(&cap.sub, len),
+        HirKind::Repetition(rep) => {
+            let mut set = start_set(&rep.sub, len)?;
+            // After one match of `sub`, another may follow: only a part matched at most
+            // once stays open.
+            if rep.max != Some(1) {
+                for (_, open) in &mut set {
+                    *open = false;
+                }
+            }
+            if rep.min == 0 {
+                set.push((Vec::new(), true));
+            }
+            set
+        }
+        HirKind::Concat(parts) => {
+            let mut acc: Starts = vec![(Vec::new(), true)];
+            for part in parts {
+                if !acc.iter().any(|(_, open)| *open) {
+                    break;
+                }
+                let next = start_set(part, len);
+                let mut out = Vec::with_capacity(acc.len());
+                for (s, open) in acc {
+                    match (&next, open) {
+                        (Some(next), true) => {
+                            for (t, more) in next {
+                                let mut joined = s.clone();
+                                joined.extend_from_slice(t);
+                                let (joined, whole) = cut(joined);
+                                out.push((joined, *more && whole));
+                            }
+                        }
+                        // What follows is unknown: the match only starts with `s`.
+                        _ => out.push((s, false)),
+                    }
+                }
+                out.sort();
+                out.dedup();
+                if out.len() > MAX_STARTS {
+                    return None;
+                }
+                acc = out;
+            }
+            acc
+        }
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for branch in branches {
+                all.extend(start_set(branch, len)?);
+            }
+            all
+        }
+    };
+    let mut set = set;
+    set.sort();
+    set.dedup();
+    (set.len() <= MAX_STARTS).then_some(set)
+}
+
 /// Every literal of `a` contains a literal of `b`: wherever `a` is satisfied, so is `b`.
 pub(crate) fn implies(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     a.iter().all(|lit| b.iter().any(|other| contains(lit, other)))
@@ -525,6 +637,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// What anchoring relies on: every match of the pattern starts with one of the starts
+        /// derived from it, whatever the cut.
+        #[test]
+        fn every_match_starts_with_a_derived_start(
+            pattern in pattern(),
+            hay in "[abcABC019 |:@\\-]{0,40}",
+            len in 1usize..7,
+        ) {
+            let Ok(re) = regex::Regex::new(&format!("(?i){pattern}")) else { return Ok(()) };
+            let hir = regex_syntax::ParserBuilder::new().case_insensitive(true).build().parse(&pattern).unwrap();
+            let Some(set) = starts(&hir, len) else { return Ok(()) };
+            let set: Vec<String> = set.into_iter().map(|s| String::from_utf8(s).unwrap()).collect();
+            prop_assert!(set.iter().all(|s| !s.is_empty() && (s.len() <= len || s.chars().count() == 1)), "{pattern}: {set:?}");
+            for start in 0..=hay.len() {
+                for end in start..=hay.len() {
+                    let Some(m) = re.find_at(&hay[..end], start) else { continue };
+                    if m.start() != start || m.end() != end {
+                        continue;
+                    }
+                    let m = m.as_str().to_ascii_lowercase();
+                    prop_assert!(set.iter().any(|s| m.starts_with(s.as_str())), "{pattern}: {m:?} starts with none of {set:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn starts_are_cut_short_and_unknown_starts_say_nothing() {
+        let of = |pattern: &str, len: usize| {
+            let hir = regex_syntax::ParserBuilder::new().case_insensitive(true).build().parse(pattern).unwrap();
+            starts(&hir, len).map(|set| set.into_iter().map(|s| String::from_utf8(s).unwrap()).collect::<Vec<_>>())
+        };
+        // Long phrases are cut, so that a large alternation stays a small set.
+        assert_eq!(of(r"\b(?:act as|pretend\s+to be|from now on)\b", 4), Some(strings(&["act ", "from", "pret"])));
+        // A string with a shorter member as its start adds no position.
+        assert_eq!(of(r"key|keys|token", 8), Some(strings(&["key", "token"])));
+        // An optional part lets what follows start the match too.
+        assert_eq!(of(r"(?:un)?safe", 8), Some(strings(&["safe", "unsafe"])));
+        // After a repetition, what follows is not part of the start.
+        assert_eq!(of(r"(?:ab)+c", 8), Some(strings(&["ab"])));
+        // A match may begin with anything: no starts.
+        assert_eq!(of(r"\w+=secret", 8), None);
+        assert_eq!(of(r"x?", 8), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sentinel_core::{Engine, Event, Field, Finding};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-fn engine() -> &'static Engine {
+pub(crate) fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| Engine::new().unwrap())
 }
@@ -170,11 +170,11 @@ struct NaiveRule {
     applies_to_prompt: bool,
 }
 
-struct Reference {
+pub(crate) struct Reference {
     rules: Vec<NaiveRule>,
 }
 
-fn reference() -> &'static Reference {
+pub(crate) fn reference() -> &'static Reference {
     static REFERENCE: OnceLock<Reference> = OnceLock::new();
     REFERENCE.get_or_init(|| Reference {
         rules: engine()
@@ -219,7 +219,8 @@ fn bounded(hay: &str, s: usize, e: usize) -> bool {
 }
 
 impl Reference {
-    fn fired(&self, text: &str) -> BTreeSet<String> {
+    /// The rules that fire on `text` as a prompt.
+    pub(crate) fn fired(&self, text: &str) -> BTreeSet<String> {
         let view = sentinel_core::normalized_view(text);
         let mut fired = BTreeSet::new();
         for rule in &self.rules {

@@ -1,7 +1,7 @@
 //! Every rule of the built-in pack proves itself: each example fires it, each negative example
 //! does not. Rules without text examples must be policy rules their detector emits.
 
-use sentinel_core::{Engine, Example};
+use sentinel_core::{Engine, Example, Field};
 
 #[test]
 fn every_example_fires_and_every_negative_example_does_not() {
@@ -73,6 +73,55 @@ fn gated_rules_find_matches_among_many_keyword_hits() {
     let clean = sentinel_core::Event { tool: "db".into(), prompt: prose.repeat(100), ..Default::default() };
     let verdict = engine.scan(&clean);
     assert!(verdict.findings.iter().all(|f| &*f.rule == "SZ-001"), "only the size limit: {:?}", verdict.findings);
+}
+
+/// In a long text, a keyword-gated rule's regex does not scan its windows: it runs anchored at
+/// the places its matches can begin (derived from the regex), or on a tail of the pattern
+/// that follows a short head. With each example in the middle of a long prompt, on a line of
+/// its own, after decoys (its first word and the rule's keywords: hits where no match begins),
+/// the engine must fire the rule exactly when the naive reference of the property tests
+/// (every rule on its own, with the `regex` crate) does.
+#[test]
+fn embedded_examples_fire_as_the_reference_says() {
+    let engine = crate::props::engine();
+    let reference = crate::props::reference();
+    let prose = "The quarterly report is ready: revenue grew, churn fell, and the team shipped the \
+                 export feature. Notes, keys to the office and the token budget are in the shared doc. \
+                 Please act on the review comments, then ignore the old draft.\n";
+    let (mut failures, mut checked, mut fired) = (Vec::new(), 0, 0);
+    for rule in engine.rules() {
+        let spec = rule.spec();
+        if spec.keywords.is_empty() || spec.pattern.is_none() || !rule.enabled() {
+            continue;
+        }
+        for example in &spec.examples {
+            let Example::Text(text) = example else { continue };
+            let first = text.split_whitespace().next().unwrap_or_default();
+            let decoys = format!("{first} {} ", spec.keywords.join(" ")).repeat(2);
+            for (before, after) in [(1, 0), (3, 3)] {
+                let prompt = format!("{}{decoys}\n{text}\n{}", prose.repeat(before), prose.repeat(after));
+                let event = sentinel_core::Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
+                let got =
+                    engine.scan(&event).findings.iter().any(|f| *f.rule == *rule.id() && f.field == Field::Prompt);
+                let expected = reference.fired(&prompt).contains(rule.id());
+                checked += 1;
+                fired += usize::from(expected);
+                if got != expected {
+                    failures.push(format!(
+                        "{} ({before}, {after}): engine {got}, reference {expected}: {text:?}",
+                        rule.id()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} embedded examples disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(fired > 1000, "the reference fires on only {fired} of {checked} embedded examples");
 }
 
 /// Rule names are the reasons users see, and the proxy's block messages quote them: a block
