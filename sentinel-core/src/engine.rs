@@ -962,8 +962,9 @@ const MAX_START_HITS: u32 = 200;
 /// this many bytes on average: each anchored run has a fixed cost of about this many bytes
 /// of scanning.
 const ANCHOR_SPACING: usize = 24;
-/// Longest head (in bytes) before the tail a rule is anchored on.
-const MAX_HEAD: usize = 64;
+/// Longest head (in bytes) before the tail a rule is anchored on. Bytes of UTF-8: a
+/// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
+const MAX_HEAD: usize = 160;
 
 /// Most clauses of required literals per rule (a bit each in a `u8`).
 const MAX_CLAUSES: usize = 4;
