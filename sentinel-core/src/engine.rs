@@ -1668,6 +1668,7 @@ pub(crate) struct MatchState {
     patset: PatternSet,
     single_caches: Vec<Option<meta::Cache>>,
     single_caps: Vec<Option<Captures>>,
+    /// Per tail regex (`Anchor::tail`): its cache, once used.
     tail_caches: Vec<Option<meta::Cache>>,
     /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
     kw_first: Vec<(u32, u32)>,
