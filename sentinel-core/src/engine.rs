@@ -63,14 +63,16 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
 pub const SEED_PACK: &str = include_str!("../rules/seed.toml");
 /// Where a keyword-gated rule's matches begin: at a hit of one of its start literals (derived
 /// from its regex, see `required::starts`), where its regex runs anchored instead of scanning
-/// the rule's windows. With `tail`, the literals start a tail of the pattern that follows a
-/// head of at most `reach` bytes (`[^A-Za-z0-9][\w.-]{0,40}?` before `key|token|…`): that
-/// tail's regex runs anchored at each hit, and the rule's own regex scans only from `reach`
-/// bytes before the first hit where the tail matches, since no match can begin earlier.
+/// the rule's windows.
 #[derive(Clone, Copy)]
-pub(crate) struct Anchor {
-    tail: Option<usize>,
-    reach: u32,
+pub(crate) enum Anchor {
+    /// The literals start the whole pattern.
+    Start,
+    /// The literals start a tail of the pattern that follows a head of at most `reach` bytes
+    /// (`[^A-Za-z0-9][\w.-]{0,40}?` before `key|token|…`): the tail's regex (`tails[tail]`)
+    /// runs anchored at each hit, and the rule's own regex scans only from `reach` bytes
+    /// before the first hit where the tail matches, since no match can begin earlier.
+    Tail { tail: usize, reach: u32 },
 }
 
 /// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
@@ -207,7 +209,7 @@ struct Matchers {
     /// Each regex rule on its own (leftmost-first), run only for rules the union reported,
     /// to locate the span of the first match.
     single: Vec<meta::Regex>,
-    /// Tails of anchored rules' regexes (`Anchor::tail`), run anchored.
+    /// Tails of anchored rules' regexes (`Anchor::Tail`), run anchored.
     tails: Vec<meta::Regex>,
     /// Per field: does an enabled regex rule without keywords apply (so the union must run)?
     ungated: [bool; 6],
@@ -771,7 +773,7 @@ impl Engine {
                             s.iter().all(|l| l.len() >= MIN_START_LEN) && literals.hits(s) <= MAX_START_HITS
                         })
                     };
-                    let mut found = starts_of(&c.hir).map(|s| (s, Anchor { tail: None, reach: 0 }));
+                    let mut found = starts_of(&c.hir).map(|s| (s, Anchor::Start));
                     // Else the tail after the shortest bounded head that has such literals.
                     if let (None, HirKind::Concat(parts)) = (&found, c.hir.kind()) {
                         for at in 1..parts.len() {
@@ -792,7 +794,7 @@ impl Engine {
                                     )
                                     .build_from_hir(&tail)
                                     .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
-                                found = Some((s, Anchor { tail: Some(tails.len()), reach: reach as u32 }));
+                                found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
                                 tails.push(regex);
                                 break;
                             }
@@ -1450,10 +1452,8 @@ impl Inner {
                 let caps = &mut single_caps[ri];
                 let found = match anchors.filter(|(_, at)| at.len() * ANCHOR_SPACING <= window.len()) {
                     None => rule.first_valid_match(single, cache, caps, hay, window, None),
-                    Some((Anchor { tail: None, .. }, at)) => {
-                        rule.first_valid_match(single, cache, caps, hay, window, Some(at))
-                    }
-                    Some((Anchor { tail: Some(t), reach }, at)) => {
+                    Some((Anchor::Start, at)) => rule.first_valid_match(single, cache, caps, hay, window, Some(at)),
+                    Some((Anchor::Tail { tail: t, reach }, at)) => {
                         let tail = &mx.tails[t];
                         let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
                         let end = window.end;
@@ -1668,7 +1668,7 @@ pub(crate) struct MatchState {
     patset: PatternSet,
     single_caches: Vec<Option<meta::Cache>>,
     single_caps: Vec<Option<Captures>>,
-    /// Per tail regex (`Anchor::tail`): its cache, once used.
+    /// Per tail regex (`Anchor::Tail`): its cache, once used.
     tail_caches: Vec<Option<meta::Cache>>,
     /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
     kw_first: Vec<(u32, u32)>,

@@ -595,6 +595,20 @@ mod tests {
         })
     }
 
+    /// Every match of `re` in `hay`, not only the leftmost ones: for each start and end, the
+    /// match of exactly that span, if there is one (ASCII-lowercased).
+    fn every_match(re: &regex::Regex, hay: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for start in 0..=hay.len() {
+            for end in start..=hay.len() {
+                if let Some(m) = re.find_at(&hay[..end], start).filter(|m| m.start() == start && m.end() == end) {
+                    out.push(m.as_str().to_ascii_lowercase());
+                }
+            }
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         /// The property the engine relies on, over generated patterns: every match of the
@@ -614,26 +628,18 @@ mod tests {
             ).collect::<Vec<Vec<String>>>();
             let set = |s: &Option<Set>| s.as_ref().map(|s| s.iter().map(|x| String::from_utf8(x.clone()).unwrap()).collect::<Vec<_>>());
             let (exact, prefix, suffix) = (set(&info.exact), set(&info.prefix), set(&info.suffix));
-            // Every match: the leftmost ones and those starting at each later position.
-            for start in 0..=hay.len() {
-                for end in start..=hay.len() {
-                    let Some(m) = re.find_at(&hay[..end], start) else { continue };
-                    if m.start() != start || m.end() != end {
-                        continue;
-                    }
-                    let m = m.as_str().to_ascii_lowercase();
-                    for clause in &clauses {
-                        prop_assert!(clause.iter().any(|lit| m.contains(lit.as_str())), "{pattern}: {m:?} misses {clause:?}");
-                    }
-                    if let Some(e) = &exact {
-                        prop_assert!(e.contains(&m), "{pattern}: {m:?} is not in {e:?}");
-                    }
-                    if let Some(p) = &prefix {
-                        prop_assert!(p.iter().any(|p| m.starts_with(p.as_str())), "{pattern}: {m:?} starts with none of {p:?}");
-                    }
-                    if let Some(x) = &suffix {
-                        prop_assert!(x.iter().any(|x| m.ends_with(x.as_str())), "{pattern}: {m:?} ends with none of {x:?}");
-                    }
+            for m in every_match(&re, &hay) {
+                for clause in &clauses {
+                    prop_assert!(clause.iter().any(|lit| m.contains(lit.as_str())), "{pattern}: {m:?} misses {clause:?}");
+                }
+                if let Some(e) = &exact {
+                    prop_assert!(e.contains(&m), "{pattern}: {m:?} is not in {e:?}");
+                }
+                if let Some(p) = &prefix {
+                    prop_assert!(p.iter().any(|p| m.starts_with(p.as_str())), "{pattern}: {m:?} starts with none of {p:?}");
+                }
+                if let Some(x) = &suffix {
+                    prop_assert!(x.iter().any(|x| m.ends_with(x.as_str())), "{pattern}: {m:?} ends with none of {x:?}");
                 }
             }
         }
@@ -654,15 +660,8 @@ mod tests {
             let Some(set) = starts(&hir, len) else { return Ok(()) };
             let set: Vec<String> = set.into_iter().map(|s| String::from_utf8(s).unwrap()).collect();
             prop_assert!(set.iter().all(|s| !s.is_empty() && (s.len() <= len || s.chars().count() == 1)), "{pattern}: {set:?}");
-            for start in 0..=hay.len() {
-                for end in start..=hay.len() {
-                    let Some(m) = re.find_at(&hay[..end], start) else { continue };
-                    if m.start() != start || m.end() != end {
-                        continue;
-                    }
-                    let m = m.as_str().to_ascii_lowercase();
-                    prop_assert!(set.iter().any(|s| m.starts_with(s.as_str())), "{pattern}: {m:?} starts with none of {set:?}");
-                }
+            for m in every_match(&re, &hay) {
+                prop_assert!(set.iter().any(|s| m.starts_with(s.as_str())), "{pattern}: {m:?} starts with none of {set:?}");
             }
         }
     }
