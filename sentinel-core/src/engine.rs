@@ -21,7 +21,7 @@ use crate::verdict::{Finding, Span, Verdict};
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
-use regex_automata::{hybrid, meta, Anchored, Input, PatternID, PatternSet};
+use regex_automata::{meta, Anchored, Input, PatternID, PatternSet};
 use regex_syntax::hir::{Hir, HirKind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -94,8 +94,6 @@ pub(crate) struct CompiledRule {
     /// Where the rule's matches can begin, when its regex says (see `Anchor`): its regex then
     /// runs anchored there instead of scanning its windows.
     pub(crate) anchor: Option<Anchor>,
-    /// The group whose union verifies this keyword-gated rule first, when it has one.
-    pub(crate) group: Option<u32>,
     pub(crate) value_group: bool,
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
@@ -217,8 +215,6 @@ struct Matchers {
     derived_start: usize,
     /// Per derived literal (pattern id - `derived_start`): what it says of which rules.
     derived: Vec<Derived>,
-    /// Groups of keyword-gated rules, each with the union of their regexes.
-    groups: Vec<Group>,
 }
 
 /// A literal derived from rules' regexes: the (rule, clause bit) pairs it satisfies as a
@@ -227,17 +223,6 @@ struct Matchers {
 struct Derived {
     clauses: Vec<(u32, u8)>,
     starts: Vec<u32>,
-}
-
-/// Keyword-gated rules verified together: when two or more of them have keyword hits in a
-/// string, one pass of their union replaces a pass of each regex.
-struct Group {
-    /// `MatchKind::All`, no captures: which members match, not where. A lazy DFA on its own,
-    /// not a meta regex: when its cache thrashes it gives up, and the members are verified
-    /// one by one, instead of a slow fallback engine running the whole union.
-    union: hybrid::dfa::DFA,
-    /// Pattern id → rule index.
-    members: Vec<u32>,
 }
 
 pub(crate) struct Inner {
@@ -678,7 +663,6 @@ impl Engine {
         let mut ac_rule = Vec::new();
         let mut ungated = [false; 6];
         let mut derived_by: HashMap<Vec<u8>, Derived> = HashMap::new();
-        let mut groupable: Vec<(u32, u32, Hir)> = Vec::new();
         let mut view = View::default();
         for (i, sourced) in specs.into_iter().enumerate() {
             let SourcedRule { spec, source, line } = sourced;
@@ -746,13 +730,10 @@ impl Engine {
                     // clause. The rarest of the keywords and those clauses on ordinary text
                     // anchors the windows; the other clauses that are rare there gate the regex.
                     let mut derived = literals.clauses(&c.hir, MAX_CLAUSES + 1);
-                    let mut heat = keyword_hits(&ordinary, &anchors, bounded);
-                    if let Some(h) = derived.first().map(|best| literals.hits(best)) {
-                        if h < heat {
-                            anchors = derived.remove(0);
-                            bounded = false;
-                            heat = h;
-                        }
+                    let heat = keyword_hits(&ordinary, &anchors, bounded);
+                    if derived.first().is_some_and(|best| literals.hits(best) < heat) {
+                        anchors = derived.remove(0);
+                        bounded = false;
                     }
                     for clause in derived {
                         if clauses as usize == MAX_CLAUSES {
@@ -806,9 +787,6 @@ impl Engine {
                         }
                         anchor = Some(a);
                     }
-                    if heat > 0 && !pattern::has_repetition_over(&c.hir, MAX_GROUPED_REPEAT) {
-                        groupable.push((heat, rule_index, c.hir.clone()));
-                    }
                 }
                 for anchor in anchors {
                     keywords.push(anchor);
@@ -827,7 +805,6 @@ impl Engine {
                 regex,
                 clauses,
                 anchor,
-                group: None,
                 value_group,
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
@@ -871,36 +848,6 @@ impl Engine {
                     .map_err(|e| size_error(e, UNION_NFA_LIMIT, None))?,
             )
         };
-        let mut groups = Vec::new();
-        // The rules whose gates open most often on ordinary text are grouped together.
-        groupable.sort_by_key(|&(heat, r, _)| (std::cmp::Reverse(heat), r));
-        for chunk in groupable.chunks(GROUP_SIZE).filter(|c| c.len() > 1) {
-            let hirs: Vec<Hir> = chunk.iter().map(|(_, _, h)| pattern::ascii_only(h)).collect();
-            let nfa = thompson::Compiler::new()
-                .configure(
-                    thompson::Config::new()
-                        .which_captures(thompson::WhichCaptures::None)
-                        .nfa_size_limit(Some(UNION_NFA_LIMIT)),
-                )
-                .build_many_from_hir(&hirs)
-                .map_err(|e| BuildError::new(Kind::SizeLimit { limit: UNION_NFA_LIMIT, message: e.to_string() }))?;
-            let union = hybrid::dfa::DFA::builder()
-                .configure(
-                    hybrid::dfa::Config::new()
-                        .match_kind(regex_automata::MatchKind::All)
-                        .cache_capacity(GROUP_CACHE_CAPACITY)
-                        .minimum_cache_clear_count(Some(3))
-                        .minimum_bytes_per_state(Some(10)),
-                )
-                .build_from_nfa(nfa)
-                .map_err(|e| {
-                    BuildError::new(Kind::SizeLimit { limit: GROUP_CACHE_CAPACITY, message: e.to_string() })
-                })?;
-            for &(_, r, _) in chunk {
-                rules[r as usize].group = Some(groups.len() as u32);
-            }
-            groups.push(Group { union, members: chunk.iter().map(|&(_, r, _)| r).collect() });
-        }
         let rule_index: HashMap<Arc<str>, u32> =
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
@@ -918,7 +865,6 @@ impl Engine {
             ungated,
             derived_start,
             derived,
-            groups,
         };
         let factory = make_factory(id, &matchers, rules.len());
         let inner = Inner {
@@ -937,20 +883,10 @@ impl Engine {
     }
 }
 
-/// Ordinary text (prose, code, SQL, logs, JSON, a table, an e-mail) to learn which rules'
-/// keywords are common words: those rules are grouped.
+/// Ordinary text (prose, code, SQL, logs, JSON, a table, an e-mail) to learn how often
+/// literals occur in traffic: which of a rule's keywords and required literals gates its
+/// regex, which clauses are rare enough to gate it too, and which start literals to anchor on.
 const ORDINARY_TEXT: &str = include_str!("ordinary.txt");
-
-/// Most rules in a group. A union's lazy DFA needs a state for each combination of its
-/// members' states that the text reaches: small groups keep that close to the sum of their
-/// members' (measured in BENCHMARKS.md, "Issue 5").
-const GROUP_SIZE: usize = 8;
-/// Lazy DFA cache of one group's union.
-const GROUP_CACHE_CAPACITY: usize = 16 << 20;
-/// Longest counted repetition a grouped rule may have. `[^\n]{0,160}` or `\w{12,300}` makes
-/// a DFA track every count, and a union multiplies that by its other members' states: such a
-/// rule is verified alone.
-const MAX_GROUPED_REPEAT: u32 = 64;
 
 /// Lengths at which a rule's start literals are cut, longest first: the first that gives a
 /// small set is used (longer literals occur less often).
@@ -1014,7 +950,6 @@ struct Sizes {
     single: usize,
     tails: usize,
     rules: usize,
-    groups: usize,
 }
 
 impl Sizes {
@@ -1024,14 +959,13 @@ impl Sizes {
             single: m.single.len(),
             tails: m.tails.len(),
             rules,
-            groups: m.groups.len(),
         }
     }
 }
 
 /// A fresh scratch for the engine `id` with these sizes.
 fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
-    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, rules: nrules, groups: ngroups } = sizes;
+    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, rules: nrules } = sizes;
     Scratch {
         engine_id: id,
         m: MatchState {
@@ -1050,11 +984,6 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
             pending: Vec::new(),
             hits: Vec::new(),
             hits_spill: Vec::new(),
-            group_caches: (0..ngroups).map(|_| None).collect(),
-            group_span: vec![GroupSpan::default(); ngroups],
-            group_stats: vec![GroupStats::default(); ngroups],
-            group_touched: Vec::new(),
-            group_set: PatternSet::new(GROUP_SIZE),
             decoded: Default::default(),
             decoded_bytes: Default::default(),
             budget: usize::MAX,
@@ -1253,11 +1182,6 @@ impl Inner {
         origin: Option<Origin>,
     ) {
         let MatchState {
-            group_caches,
-            group_set,
-            group_stats,
-            group_span,
-            group_touched,
             view,
             map,
             union_cache,
@@ -1365,68 +1289,14 @@ impl Inner {
             }
 
             // The windows are verified once the pass is over, when the rest of the string is
-            // known. A rule whose required literals were not all seen is left out. A group of
-            // rules with two or more left to verify runs its union once over their windows
-            // (when that range is no longer than their windows together); only the members it
-            // reports go on to their own regex.
-            for &(r, start, end) in pending.iter() {
+            // known. A rule whose required literals were not all seen is left out.
+            for &(r, _, _) in pending.iter() {
                 let r = r as usize;
-                let rule = &self.rules[r];
                 if kw_first[r].0 == PENDING {
-                    let complete = required_seen[r] == (1u8 << rule.clauses) - 1;
+                    let complete = required_seen[r] == (1u8 << self.rules[r].clauses) - 1;
                     kw_first[r].0 = if complete { LIVE } else { EXCLUDED };
-                    if let (true, Some(g)) = (complete, rule.group) {
-                        let span = &mut group_span[g as usize];
-                        if span.members == 0 {
-                            group_touched.push(g);
-                            *span = GroupSpan { members: 0, start, end, bytes: 0 };
-                        }
-                        span.members += 1;
-                    }
-                }
-                if let (LIVE, Some(g)) = (kw_first[r].0, rule.group) {
-                    let span = &mut group_span[g as usize];
-                    span.start = span.start.min(start);
-                    span.end = span.end.max(end);
-                    span.bytes = span.bytes.saturating_add(end - start);
                 }
             }
-            // Group unions hold the ASCII part of their members' patterns (see `pattern::ascii_only`).
-            let ascii = view.is_ascii();
-            for &g in group_touched.iter() {
-                let GroupSpan { members, start, end, bytes } = std::mem::take(&mut group_span[g as usize]);
-                if !ascii || members < 2 || end - start > bytes || ((end - start) as usize) < GROUP_MIN_SPAN {
-                    continue;
-                }
-                // A union pass pays off when it rules out more members than it costs passes of
-                // one regex (UNION_PASSES). On traffic where it seldom does (text full of
-                // attacks, where live members match anyway) this scratch stops running it, and
-                // tries again every PROBE_EVERY chances. Findings are the same either way: the
-                // union only saves work.
-                let stats = &mut group_stats[g as usize];
-                if stats.credit < 0 && stats.skipped < PROBE_EVERY {
-                    stats.skipped += 1;
-                    continue;
-                }
-                stats.skipped = 0;
-                let group = &mx.groups[g as usize];
-                let cache = group_caches[g as usize].get_or_insert_with(|| group.union.create_cache());
-                group_set.clear();
-                let input = Input::new(hay).span(start as usize..end as usize);
-                let mut excluded = 0;
-                // On an error the DFA gave up: every live member is verified on its own.
-                if group.union.try_which_overlapping_matches(cache, &input, group_set).is_ok() {
-                    for (pid, &r) in group.members.iter().enumerate() {
-                        let state = &mut kw_first[r as usize].0;
-                        if *state == LIVE && !group_set.contains(PatternID::must(pid)) {
-                            *state = EXCLUDED;
-                            excluded += 1;
-                        }
-                    }
-                }
-                stats.credit = (stats.credit + excluded - UNION_PASSES).clamp(-MAX_CREDIT, MAX_CREDIT);
-            }
-            group_touched.clear();
             let mut starts_sorted = false;
             for &(r, start, end) in pending.iter() {
                 let r = r as usize;
@@ -1441,6 +1311,9 @@ impl Inner {
                 // An anchored rule runs at its starts in the window, unless they are dense.
                 let anchors = rule.anchor.map(|anchor| {
                     if !starts_sorted {
+                        // Only live rules' starts are looked at: most hits are of rules whose
+                        // gates stayed closed.
+                        starts.retain(|&(r, _)| kw_first[r as usize].0 == LIVE);
                         starts.sort_unstable();
                         starts_sorted = true;
                     }
@@ -1614,8 +1487,7 @@ fn word_bounded(hay: &str, start: usize, end: usize) -> bool {
 
 const NO_HIT: (u32, u32) = (u32::MAX, u32::MAX);
 /// States of a keyword-gated rule's `kw_first.0` while its windows are verified: windows
-/// pending, to verify, left out (required literals missing, or its group's union reported
-/// no match).
+/// pending, to verify, left out (required literals missing).
 const PENDING: u32 = 0;
 const LIVE: u32 = 1;
 const EXCLUDED: u32 = 2;
@@ -1687,16 +1559,6 @@ pub(crate) struct MatchState {
     /// Keyword and required-literal hits in the current string, and the second walk's.
     hits: Vec<KeywordHit>,
     hits_spill: Vec<KeywordHit>,
-    /// Per group: its union's cache, once used.
-    group_caches: Vec<Option<hybrid::dfa::Cache>>,
-    /// Per group: its live members in the current string, and their windows.
-    group_span: Vec<GroupSpan>,
-    /// Per group: whether its union has been paying off in this scratch.
-    group_stats: Vec<GroupStats>,
-    /// Groups with a live member in the current string.
-    group_touched: Vec<u32>,
-    /// The members a group's union reported.
-    group_set: PatternSet,
     /// Decoded text, one buffer per decoding depth.
     decoded: [String; MAX_DECODE_DEPTH],
     decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
@@ -1705,40 +1567,6 @@ pub(crate) struct MatchState {
     pub(crate) budget: usize,
     pub(crate) over: Overflow,
 }
-
-/// The live members of a group in the current string: how many, the range their windows
-/// span, and how many bytes the windows hold together.
-#[derive(Clone, Copy, Default)]
-struct GroupSpan {
-    members: u32,
-    start: u32,
-    end: u32,
-    bytes: u32,
-}
-
-/// How a group's union has done in one scratch: `credit` is the members it ruled out less
-/// `UNION_PASSES` per run, summed (within `MAX_CREDIT`); `skipped` counts the runs left out
-/// since the last one.
-#[derive(Clone, Copy, Default)]
-struct GroupStats {
-    credit: i32,
-    skipped: u32,
-}
-
-/// Shortest range a group's union runs over. On short strings its fixed costs (a start state
-/// in a large DFA, and states not yet built, which diverse short texts keep needing) outweigh
-/// the members' own short passes: without this bound the one-core dev evaluation took about
-/// 2.5 s instead of 2.1 s, with no gain on the 1-4 KB events of the Python bench.
-const GROUP_MIN_SPAN: usize = 1024;
-/// What a group union's pass is counted as, in passes of one member's regex. Per byte it is
-/// slower (about 3.5 against 1.8 ns/B on ordinary text), but a member's own pass also pays a
-/// call and its windows; counting 1 kept the gain on the generated Python-bench events and cut
-/// the loss on the attack-heavy dev events to about 4% (2 lost a third of the gain).
-const UNION_PASSES: i32 = 1;
-/// Bound of a group's credit, so that a change of traffic is noticed within a few runs.
-const MAX_CREDIT: i32 = 8;
-/// A union that stopped paying off is tried again after this many chances.
-const PROBE_EVERY: u32 = 32;
 
 /// What a per-message scan cap left unscanned.
 #[derive(Default)]

@@ -390,7 +390,6 @@ fn emit(
 pub(crate) struct View {
     buf: String,
     identity: bool,
-    ascii: bool,
     evasions: [EvasionHit; 5],
     ctx: Context,
 }
@@ -411,8 +410,7 @@ impl View {
         map.starts.clear();
         map.ends.clear();
         map.done = 0;
-        self.ascii = text.is_ascii();
-        if self.ascii || !text.chars().any(might_change) {
+        if text.is_ascii() || !text.chars().any(might_change) {
             self.identity = true;
             return;
         }
@@ -422,13 +420,6 @@ impl View {
         // Characters that only might have changed (a Cyrillic word on its own) leave the text
         // as it is: then the text is its own view after all.
         self.identity = self.buf == text;
-        self.ascii = !self.identity && self.buf.is_ascii();
-    }
-
-    /// The view's text is ASCII.
-    #[inline]
-    pub(crate) fn is_ascii(&self) -> bool {
-        self.ascii
     }
 
     /// The view's text; `original` must be the text the view was built from.

@@ -7,7 +7,7 @@
 
 use crate::error::{Position, RuleProblem};
 use regex_syntax::ast::{self, Ast};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::Hir;
 
 /// A rule's pattern, compiled.
 #[derive(Clone, Debug)]
@@ -93,47 +93,6 @@ fn ascii_word_boundaries(node: &mut Ast) {
     }
 }
 
-/// `hir` with every class cut down to its ASCII members. On an ASCII string it matches
-/// exactly what `hir` matches (a match of `hir` there is made of ASCII characters only), with
-/// a much smaller automaton: Unicode classes (`\w`, `\s`, case folding of `k` and `s`) become
-/// a few byte ranges.
-pub(crate) fn ascii_only(hir: &Hir) -> Hir {
-    use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Repetition};
-    match hir.kind() {
-        HirKind::Empty => Hir::empty(),
-        HirKind::Literal(lit) => Hir::literal(lit.0.clone()),
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
-            Hir::class(Class::Unicode(c))
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut c = c.clone();
-            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
-            Hir::class(Class::Bytes(c))
-        }
-        HirKind::Look(look) => Hir::look(*look),
-        HirKind::Repetition(r) => {
-            Hir::repetition(Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(ascii_only(&r.sub)) })
-        }
-        HirKind::Capture(c) => {
-            Hir::capture(Capture { index: c.index, name: c.name.clone(), sub: Box::new(ascii_only(&c.sub)) })
-        }
-        HirKind::Concat(parts) => Hir::concat(parts.iter().map(ascii_only).collect()),
-        HirKind::Alternation(branches) => Hir::alternation(branches.iter().map(ascii_only).collect()),
-    }
-}
-
-/// The pattern has a counted repetition longer than `max`.
-pub(crate) fn has_repetition_over(hir: &Hir, max: u32) -> bool {
-    match hir.kind() {
-        HirKind::Repetition(r) => r.max.is_some_and(|m| m > max) || r.min > max || has_repetition_over(&r.sub, max),
-        HirKind::Capture(c) => has_repetition_over(&c.sub, max),
-        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(|h| has_repetition_over(h, max)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,30 +114,5 @@ mod tests {
     #[test]
     fn empty_matches_are_rejected() {
         assert_eq!(compile("a*", false).unwrap_err(), RuleProblem::MatchesEmpty);
-    }
-
-    #[test]
-    fn the_ascii_part_matches_ascii_text_as_the_whole_pattern_does() {
-        let pattern = r"(?:ignore|kelvin)\s+\w{2,8}\s*[^\n]{0,10}?\b(?:rules|secrets)\b|\p{L}+=\d+";
-        let whole = compile(pattern, false).unwrap().hir;
-        let ascii = ascii_only(&whole);
-        let (whole, ascii) = (
-            regex_automata::meta::Regex::builder().build_from_hir(&whole).unwrap(),
-            regex_automata::meta::Regex::builder().build_from_hir(&ascii).unwrap(),
-        );
-        for text in
-            ["IGNORE  the previous RULES", "kelvin 12345678 secrets", "x key=42", "ignore\tall rules", "nothing"]
-        {
-            assert_eq!(whole.find(text), ascii.find(text), "{text:?}");
-        }
-        // Not for other text: the Kelvin sign folds to `k` in the whole pattern only.
-        assert!(whole.is_match("\u{212A}elvin ab secrets") && !ascii.is_match("\u{212A}elvin ab secrets"));
-    }
-
-    #[test]
-    fn counted_repetitions_are_found_at_any_depth() {
-        let hir = compile(r"a(?:b|(?:c[^\n]{0,160}d)+)", false).unwrap().hir;
-        assert!(has_repetition_over(&hir, 64));
-        assert!(!has_repetition_over(&hir, 160));
     }
 }
