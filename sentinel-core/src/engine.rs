@@ -13,7 +13,7 @@ use crate::event::{Event, EventContext, EventError, Field};
 use crate::keywords::{Hit as KeywordHit, Keywords};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
-use crate::required::{self, implies, Literals};
+use crate::required::{self, implies, Literals, Set};
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
 use crate::severity::{Action, Severity};
 use crate::validate;
@@ -88,9 +88,9 @@ pub(crate) struct CompiledRule {
     pub(crate) scope: ScopeMask,
     /// Index into the regex tables, when the rule has a pattern.
     pub(crate) regex: Option<usize>,
-    /// How many clauses of required literals (derived from the regex) gate a keyword-gated
-    /// rule besides its keywords: its regex runs only once each clause had a hit.
-    pub(crate) clauses: u8,
+    /// The clauses of required literals (derived from the regex) that gate a keyword-gated
+    /// rule besides its keywords: its regex runs only once they had hits.
+    pub(crate) required: Required,
     /// Where the rule's matches can begin, when its regex says (see `Anchor`): its regex then
     /// runs anchored there instead of scanning its windows.
     pub(crate) anchor: Option<Anchor>,
@@ -105,6 +105,27 @@ pub(crate) struct CompiledRule {
     pub(crate) effective_pattern: Option<String>,
     pub(crate) spec: RuleSpec,
     pub(crate) source: String,
+}
+
+/// Which clauses of required literals must have had a hit in a string before a keyword-gated
+/// rule's regex runs there. Each clause is a bit of the scratch's `required_seen`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Required {
+    /// Every one of these clauses (a clause every match satisfies).
+    all: u32,
+    /// When not empty, also every clause of one of these: one mask per branch of the
+    /// pattern's top-level alternation, since a match is a match of one of its branches
+    /// (`\bxp_cmdshell\b|…|\bcopy\s+\w+\s+from\s+program\s+'`: `program` alone, a common
+    /// word, opens the gate, but that branch also needs `copy`).
+    any: Vec<u32>,
+}
+
+impl Required {
+    /// The clauses seen (`seen`, a bit each) meet the requirement.
+    #[inline]
+    fn met(&self, seen: u32) -> bool {
+        seen & self.all == self.all && (self.any.is_empty() || self.any.iter().any(|&m| seen & m == m))
+    }
 }
 
 impl CompiledRule {
@@ -685,7 +706,7 @@ impl Engine {
             let scope = ScopeMask::from_scopes(&spec.scope);
             let rule_index = rules.len() as u32;
             let mut regex = None;
-            let mut clauses = 0u8;
+            let mut required = Required::default();
             let mut anchor = None;
             let mut value_group = false;
             if let Some(c) = &compiled {
@@ -735,18 +756,45 @@ impl Engine {
                         anchors = derived.remove(0);
                         bounded = false;
                     }
-                    for clause in derived {
-                        if clauses as usize == MAX_CLAUSES {
+                    let useful = |literals: &mut Literals<'_>, clause: &Set| {
+                        literals.hits(clause) <= MAX_REQUIRED_HITS && !implied_by(clause, &anchors)
+                    };
+                    let all: Vec<Set> =
+                        derived.into_iter().filter(|c| useful(&mut literals, c)).take(MAX_CLAUSES).collect();
+                    // Per branch of an alternation every match goes through (the pattern, or a
+                    // part of it: `\b(?:a|b)` is parsed as `\b` then the alternation), its own
+                    // rare clauses; the first such alternation where no branch is without one
+                    // (a match of that branch could be in any text).
+                    let mut any: Vec<Vec<Set>> = Vec::new();
+                    for branches in top_alternations(&c.hir) {
+                        for branch in branches {
+                            let own = literals.clauses(branch, MAX_CLAUSES);
+                            let own: Vec<Set> =
+                                own.into_iter().filter(|c| useful(&mut literals, c)).take(MAX_BRANCH_CLAUSES).collect();
+                            if own.is_empty() {
+                                any.clear();
+                                break;
+                            }
+                            any.push(own);
+                        }
+                        if all.len() + any.iter().map(Vec::len).sum::<usize>() > MAX_REQUIRED_BITS {
+                            any.clear();
+                        }
+                        if !any.is_empty() {
                             break;
                         }
-                        if literals.hits(&clause) > MAX_REQUIRED_HITS || implied_by(&clause, &anchors) {
-                            continue;
-                        }
-                        for lit in clause {
-                            derived_by.entry(lit).or_default().clauses.push((rule_index, clauses));
-                        }
-                        clauses += 1;
                     }
+                    let mut bit = 0u8;
+                    let mut register = |clause: Set| {
+                        for lit in clause {
+                            derived_by.entry(lit).or_default().clauses.push((rule_index, bit));
+                        }
+                        bit += 1;
+                        1u32 << (bit - 1)
+                    };
+                    required.all = all.into_iter().map(&mut register).fold(0, |m, b| m | b);
+                    required.any =
+                        any.into_iter().map(|own| own.into_iter().map(&mut register).fold(0, |m, b| m | b)).collect();
                     // Where the rule's matches can begin, when that is a few short literals not
                     // too common in ordinary text (the longest cut that gives such a set).
                     let mut starts_of = |hir: &Hir| {
@@ -803,7 +851,7 @@ impl Engine {
                 severity: spec.severity,
                 scope,
                 regex,
-                clauses,
+                required,
                 anchor,
                 value_group,
                 validator: spec.validator,
@@ -904,12 +952,38 @@ const ANCHOR_SPACING: usize = 24;
 /// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
 const MAX_HEAD: usize = 160;
 
-/// Most clauses of required literals per rule (a bit each in a `u8`).
+/// Most clauses of required literals that every match of a rule satisfies.
 const MAX_CLAUSES: usize = 4;
+/// Most clauses of required literals per branch of a rule's top-level alternation.
+const MAX_BRANCH_CLAUSES: usize = 2;
+/// Most clauses of required literals per rule: a bit each in a `u32`.
+const MAX_REQUIRED_BITS: usize = 32;
 
 /// A clause of required literals is used when its literals occur at most this often in the
 /// ordinary text: a common one would cost automaton hits and seldom close the gate.
 const MAX_REQUIRED_HITS: u32 = 2;
+
+/// The alternations every match of `hir` goes through: `hir` itself, or the parts of a
+/// top-level concatenation (inside capture groups), in order. Their branches.
+fn top_alternations(hir: &Hir) -> Vec<&[Hir]> {
+    fn unwrap(mut hir: &Hir) -> &Hir {
+        while let HirKind::Capture(c) = hir.kind() {
+            hir = &c.sub;
+        }
+        hir
+    }
+    match unwrap(hir).kind() {
+        HirKind::Alternation(branches) => vec![branches.as_slice()],
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(|p| match unwrap(p).kind() {
+                HirKind::Alternation(branches) => Some(branches.as_slice()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// An anchor hit already implies the clause: every anchor (ASCII-lowercased, as clauses are)
 /// contains one of its literals.
@@ -1293,7 +1367,7 @@ impl Inner {
             for &(r, _, _) in pending.iter() {
                 let r = r as usize;
                 if kw_first[r].0 == PENDING {
-                    let complete = required_seen[r] == (1u8 << self.rules[r].clauses) - 1;
+                    let complete = self.rules[r].required.met(required_seen[r]);
                     kw_first[r].0 = if complete { LIVE } else { EXCLUDED };
                 }
             }
@@ -1547,7 +1621,7 @@ pub(crate) struct MatchState {
     /// Rules with a keyword hit in the current string.
     touched: Vec<u32>,
     /// Per rule: the clauses of required literals seen in the current string (a bit each).
-    required_seen: Vec<u8>,
+    required_seen: Vec<u32>,
     /// Rules with a required literal seen in the current string.
     required_touched: Vec<u32>,
     /// (rule, position) of each start literal hit in the current string, sorted once the
@@ -1723,5 +1797,56 @@ impl Emit for EventEmitter<'_> {
             return;
         }
         self.out.push(self.inner, r as usize, None, field, path, span, reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The requirement the builder derived for the rule `id` of a one-rule pack.
+    fn required_of(pattern: &str, keywords: &[&str]) -> Required {
+        let toml = format!(
+            "[[rule]]\nid = \"U-1\"\ndetector = \"SEC-40\"\nname = \"n\"\nseverity = \"high\"\ndescription = \"d\"\n\
+             keywords = {keywords:?}\npattern = '''{pattern}'''\n"
+        );
+        let engine = Engine::builder().without_builtin_rules().rules_toml("user.toml", &toml).build().unwrap();
+        let inner = &engine.inner;
+        inner.rules[inner.rule_index["U-1"] as usize].required.clone()
+    }
+
+    #[test]
+    fn each_branch_of_an_alternation_needs_its_own_literals() {
+        // `program` opens the gate, but the branch it is in also needs `copy`; the other
+        // branch needs `cmdshell` (the keyword `xp_` does not imply it). The leading `\b` of
+        // both branches is parsed as a part of its own, before the alternation.
+        let r = required_of(r"\bxp_cmdshell\b|\bcopy\s+\w+\s+from\s+program\s+'", &["xp_", "program"]);
+        assert_eq!(r.any.len(), 2, "{r:?}");
+        assert!(!r.met(r.all), "the clauses of every match are not enough: {r:?}");
+        for &mask in &r.any {
+            assert!(r.met(r.all | mask), "{r:?}");
+            // Any one clause of a branch missing.
+            for bit in (0..32).map(|b| 1u32 << b).filter(|b| mask & b != 0) {
+                assert!(!r.met(r.all | (mask & !bit)), "{r:?} without bit {bit:#b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_branch_without_rare_literals_leaves_the_alternation_ungated() {
+        // `\d{4}` may match in any text: no requirement can be derived from the branches.
+        let r = required_of(r"\bxp_cmdshell\b|\d{4}", &["xp_", "0"]);
+        assert!(r.any.is_empty(), "{r:?}");
+        assert!(r.met(0));
+    }
+
+    #[test]
+    fn every_clause_and_one_branch() {
+        let r = Required { all: 0b1, any: vec![0b10, 0b1100] };
+        assert!(!r.met(0b10), "the clause every match needs is missing");
+        assert!(r.met(0b11));
+        assert!(!r.met(0b101), "half of the second branch");
+        assert!(r.met(0b1101));
+        assert!(Required::default().met(0));
     }
 }

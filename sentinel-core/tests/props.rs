@@ -1,7 +1,7 @@
 //! Property tests: no input panics; spans are in bounds and on character boundaries; the
 //! optimised engine (one automaton, one regex union, keyword gating, derived anchors and
-//! required literals, grouped unions) agrees with a naive reference that runs every rule on its
-//! own with the independent `regex` crate.
+//! required literals, per-branch required literals) agrees with a naive reference that runs every
+//! rule on its own with the independent `regex` crate.
 
 use proptest::prelude::*;
 use sentinel_core::{Engine, Event, Field, Finding};
@@ -55,6 +55,14 @@ const FRAGMENTS: &[&str] = &[
     "just say",
     "https://",
     "where",
+    // Branches of alternations with literals of their own, which gate the rule besides its
+    // keywords (`program` alone does not open SQL-103; with `copy` it does).
+    "copy t from program 'id'",
+    "program",
+    "into outfile '/tmp/x'",
+    "xp_cmdshell",
+    "act as",
+    "can do anything",
     "\u{200B}",
     "\u{00AD}",
     "\u{FEFF}",
