@@ -124,7 +124,8 @@ impl Required {
     /// The clauses seen (`seen`, a bit each) meet the requirement.
     #[inline]
     fn met(&self, seen: u32) -> bool {
-        seen & self.all == self.all && (self.any.is_empty() || self.any.iter().any(|&m| seen & m == m))
+        // No bit of `all`, or of one of `any`, missing from `seen`.
+        self.all & !seen == 0 && (self.any.is_empty() || self.any.iter().any(|&m| m & !seen == 0))
     }
 }
 
@@ -902,18 +903,8 @@ impl Engine {
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
         let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-        let matchers = Matchers {
-            ac,
-            ac_rule,
-            ac_bounded,
-            union,
-            regex_rule,
-            single,
-            tails,
-            ungated,
-            derived_start,
-            derived,
-        };
+        let matchers =
+            Matchers { ac, ac_rule, ac_bounded, union, regex_rule, single, tails, ungated, derived_start, derived };
         let factory = make_factory(id, &matchers, rules.len());
         let inner = Inner {
             id,
@@ -1028,12 +1019,7 @@ struct Sizes {
 
 impl Sizes {
     fn of(m: &Matchers, rules: usize) -> Sizes {
-        Sizes {
-            patterns: m.regex_rule.len(),
-            single: m.single.len(),
-            tails: m.tails.len(),
-            rules,
-        }
+        Sizes { patterns: m.regex_rule.len(), single: m.single.len(), tails: m.tails.len(), rules }
     }
 }
 
