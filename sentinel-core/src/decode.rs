@@ -394,7 +394,7 @@ mod tests {
             format!("{b64}==={b64}"),
             format!("x {b64}= {hex}"),
             format!("{hex}{hex}"),
-            format!("{}", &b64[..23]),
+            b64[..23].to_string(),
             format!("{} {}", &b64[..23], &b64[..24]),
             "é".repeat(30),
         ] {
