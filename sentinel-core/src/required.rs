@@ -385,7 +385,7 @@ pub(crate) fn starts(hir: &Hir, len: usize) -> Option<Set> {
 }
 
 /// Most strings `starts` gives.
-const MAX_STARTS: usize = 256;
+const MAX_STARTS: usize = 1024;
 
 /// Starts of a node: each string with whether it is the whole of what the node matched
 /// (`true`, open: what follows can extend it) or only the beginning (closed).
