@@ -10,7 +10,7 @@ use crate::decode;
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
-use crate::keywords::{Hit as KeywordHit, Keywords};
+use crate::keywords::{Hit as KeywordHit, Keywords, Walks};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
 use crate::required::{self, implies, Literals, Set};
@@ -1043,7 +1043,7 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
             starts: Vec::new(),
             pending: Vec::new(),
             hits: Vec::new(),
-            hits_spill: Vec::new(),
+            walks: Walks::default(),
             decoded: Default::default(),
             decoded_bytes: Default::default(),
             budget: usize::MAX,
@@ -1256,7 +1256,7 @@ impl Inner {
             starts,
             pending,
             hits,
-            hits_spill,
+            walks,
             ..
         } = m;
         view.build(text, map);
@@ -1290,7 +1290,7 @@ impl Inner {
         // Keywords: one Aho-Corasick pass. Keyword-only rules remember their first hit; a
         // keyword-gated rule's regex is verified in a window around its hits until it matches.
         if let Some(ac) = &mx.ac {
-            ac.find_all(hay.as_bytes(), hits, hits_spill);
+            ac.find_all(hay.as_bytes(), hits, walks);
             for hit in hits.iter() {
                 let pid = hit.pattern as usize;
                 if pid >= mx.derived_start {
@@ -1616,9 +1616,10 @@ pub(crate) struct MatchState {
     /// Windows (rule, start, end) of keyword-gated rules, in order, verified once the
     /// automaton pass is over.
     pending: Vec<(u32, u32, u32)>,
-    /// Keyword and required-literal hits in the current string, and the second walk's.
+    /// Keyword and derived-literal hits in the current string.
     hits: Vec<KeywordHit>,
-    hits_spill: Vec<KeywordHit>,
+    /// The automaton walks' buffers.
+    walks: Walks,
     /// Decoded text, one buffer per decoding depth.
     decoded: [String; MAX_DECODE_DEPTH],
     decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],

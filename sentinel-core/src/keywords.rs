@@ -11,6 +11,12 @@
 //! every occurrence that ends after the middle, and reports only those; the first walk reports
 //! those that end at or before it. The hits come out exactly as
 //! `AhoCorasick::find_overlapping_iter` gives them: by end, then in the automaton's order.
+//!
+//! With the literals the engine derives from patterns, the automaton is in a match state at
+//! about every third byte of ordinary text, too often and too irregularly for a branch per byte
+//! to be predicted. The walks do not branch on it: each writes every state it enters to a
+//! buffer and moves the buffer's end on only when the state is special, and the hits are read
+//! off the buffer after the walk.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
@@ -25,6 +31,13 @@ pub(crate) struct Hit {
     pub(crate) pattern: u32,
     pub(crate) start: u32,
     pub(crate) end: u32,
+}
+
+/// Buffers of the walks (in the engine's scratch, reused).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Walks {
+    a: Vec<(StateID, u32)>,
+    b: Vec<(StateID, u32)>,
 }
 
 /// The compiled patterns, ASCII case-insensitive, every occurrence reported.
@@ -45,8 +58,8 @@ impl Keywords {
     }
 
     /// Every occurrence of every pattern in `hay`, overlapping ones included, into `hits`
-    /// (cleared first). `spill` is scratch space for the second walk.
-    pub(crate) fn find_all(&self, hay: &[u8], hits: &mut Vec<Hit>, spill: &mut Vec<Hit>) {
+    /// (cleared first). `walks` holds the walks' buffers.
+    pub(crate) fn find_all(&self, hay: &[u8], hits: &mut Vec<Hit>, walks: &mut Walks) {
         hits.clear();
         let dfa = &self.dfa;
         // The automaton is built unanchored: a start state always exists.
@@ -54,42 +67,72 @@ impl Keywords {
         let overlap = dfa.max_pattern_len().saturating_sub(1);
         let n = hay.len();
         if n < SPLIT_MIN.max(4 * overlap) {
-            walk(dfa, hay, 0, n, 0, start, hits);
+            grow(&mut walks.a, n);
+            let (_, marked) = walk(dfa, hay, 0, n, start, &mut walks.a);
+            report_all(dfa, &walks.a[..marked], 0, hits);
             return;
         }
-        spill.clear();
         // Walk A covers [0, mid) and reports ends <= mid; walk B covers [mid - overlap, n) and
         // reports ends > mid. Both are `len` bytes long, give or take one.
         let mid = (n + overlap) / 2;
         let (mut a, mut b) = (0, mid - overlap);
         let len = mid.min(n - b);
+        grow(&mut walks.a, len.max(mid - len));
+        grow(&mut walks.b, len.max(n - b - len));
         let (mut sa, mut sb) = (start, start);
+        let (mut na, mut nb) = (0, 0);
         for _ in 0..len {
             sa = dfa.next_state(Anchored::No, sa, hay[a]);
             a += 1;
             sb = dfa.next_state(Anchored::No, sb, hay[b]);
             b += 1;
-            if dfa.is_special(sa) {
-                report(dfa, sa, a, hits);
-            }
-            if dfa.is_special(sb) && b > mid {
-                report(dfa, sb, b, spill);
-            }
+            walks.a[na] = (sa, a as u32);
+            na += usize::from(dfa.is_special(sa));
+            walks.b[nb] = (sb, b as u32);
+            nb += usize::from(dfa.is_special(sb));
         }
-        walk(dfa, hay, a, mid, 0, sa, hits);
-        walk(dfa, hay, b, n, mid + 1, sb, spill);
-        hits.extend_from_slice(spill);
+        report_all(dfa, &walks.a[..na], 0, hits);
+        let (_, marked) = walk(dfa, hay, a, mid, sa, &mut walks.a);
+        report_all(dfa, &walks.a[..marked], 0, hits);
+        report_all(dfa, &walks.b[..nb], mid + 1, hits);
+        let (_, marked) = walk(dfa, hay, b, n, sb, &mut walks.b);
+        report_all(dfa, &walks.b[..marked], mid + 1, hits);
     }
 }
 
-/// Walks `hay[from..to]` from state `sid`, reporting the occurrences that end at or after
-/// `report_from`.
-fn walk(dfa: &DFA, hay: &[u8], from: usize, to: usize, report_from: usize, mut sid: StateID, out: &mut Vec<Hit>) {
+/// Makes `buf` at least `len` long (it only grows, so a warm scratch does not allocate).
+fn grow(buf: &mut Vec<(StateID, u32)>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, (StateID::ZERO, 0));
+    }
+}
+
+/// Walks `hay[from..to]` from state `sid`, writing each special state entered, with where it
+/// was entered, to the front of `marks` (at least `to - from` long). The state reached and how
+/// many were written.
+fn walk(
+    dfa: &DFA,
+    hay: &[u8],
+    from: usize,
+    to: usize,
+    mut sid: StateID,
+    marks: &mut [(StateID, u32)],
+) -> (StateID, usize) {
+    let mut n = 0;
     for (at, &byte) in hay[from..to].iter().enumerate() {
         sid = dfa.next_state(Anchored::No, sid, byte);
-        let end = from + at + 1;
-        if dfa.is_special(sid) && end >= report_from {
-            report(dfa, sid, end, out);
+        marks[n] = (sid, (from + at + 1) as u32);
+        n += usize::from(dfa.is_special(sid));
+    }
+    (sid, n)
+}
+
+/// The occurrences ending in the marked states, in order, those that end at or after
+/// `report_from`.
+fn report_all(dfa: &DFA, marks: &[(StateID, u32)], report_from: usize, out: &mut Vec<Hit>) {
+    for &(sid, end) in marks {
+        if end as usize >= report_from {
+            report(dfa, sid, end as usize, out);
         }
     }
 }
@@ -121,8 +164,8 @@ mod tests {
     }
 
     fn find(patterns: &[&[u8]], hay: &[u8]) -> Vec<Hit> {
-        let (mut hits, mut spill) = (Vec::new(), Vec::new());
-        Keywords::new(patterns).unwrap().find_all(hay, &mut hits, &mut spill);
+        let (mut hits, mut walks) = (Vec::new(), Walks::default());
+        Keywords::new(patterns).unwrap().find_all(hay, &mut hits, &mut walks);
         hits
     }
 
