@@ -113,10 +113,10 @@ pub(crate) struct CompiledRule {
 pub(crate) struct Required {
     /// Every one of these clauses (a clause every match satisfies).
     all: u32,
-    /// When not empty, also every clause of one of these: one mask per branch of the
-    /// pattern's top-level alternation, since a match is a match of one of its branches
-    /// (`\bxp_cmdshell\b|…|\bcopy\s+\w+\s+from\s+program\s+'`: `program` alone, a common
-    /// word, opens the gate, but that branch also needs `copy`).
+    /// When not empty, also every clause of one of these: one mask per branch of the first
+    /// alternation every match goes through (see `top_alternations`), since such a match is a
+    /// match of one of its branches (`\bxp_cmdshell\b|…|\bcopy\s+\w+\s+from\s+program\s+'`:
+    /// `program` alone, a common word, opens the gate, but that branch also needs `copy`).
     any: Vec<u32>,
 }
 
