@@ -80,7 +80,13 @@ pub trait Emit {
     fn emit(&mut self, rule: &str, field: Field, path: &str, span: Span, reason: fmt::Arguments<'_>);
 }
 
-/// A detector. See the [module docs](self).
+/// A detector: a named family of rules, and optionally code that judges their hits
+/// ([`Detector::judge`]) or checks the event as a whole ([`Detector::check_event`]).
+///
+/// Its keywords and regexes are compiled into the engine's shared matchers with every other
+/// detector's; a detector never walks the text itself. Register one with
+/// [`EngineBuilder::detector`](crate::EngineBuilder::detector) and reference it from rule packs
+/// by its code.
 pub trait Detector: Send + Sync {
     /// Who the detector is.
     fn info(&self) -> DetectorInfo;
