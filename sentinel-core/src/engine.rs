@@ -757,8 +757,11 @@ impl Engine {
                         anchors = derived.remove(0);
                         bounded = false;
                     }
+                    // A clause an anchor hit already implies (every anchor, ASCII-lowercased as
+                    // clauses are, contains one of its literals) gates nothing more.
+                    let lowered: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase()).collect();
                     let useful = |literals: &mut Literals<'_>, clause: &Set| {
-                        literals.hits(clause) <= MAX_REQUIRED_HITS && !implied_by(clause, &anchors)
+                        literals.hits(clause) <= MAX_REQUIRED_HITS && !implies(&lowered, clause)
                     };
                     let all: Vec<Set> =
                         derived.into_iter().filter(|c| useful(&mut literals, c)).take(MAX_CLAUSES).collect();
@@ -790,8 +793,9 @@ impl Engine {
                         for lit in clause {
                             derived_by.entry(lit).or_default().clauses.push((rule_index, bit));
                         }
+                        let mask = 1u32 << bit;
                         bit += 1;
-                        1u32 << (bit - 1)
+                        mask
                     };
                     required.all = all.into_iter().map(&mut register).fold(0, |m, b| m | b);
                     required.any =
@@ -974,13 +978,6 @@ fn top_alternations(hir: &Hir) -> Vec<&[Hir]> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// An anchor hit already implies the clause: every anchor (ASCII-lowercased, as clauses are)
-/// contains one of its literals.
-fn implied_by(clause: &[Vec<u8>], anchors: &[Vec<u8>]) -> bool {
-    let anchors: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase()).collect();
-    implies(&anchors, clause)
 }
 
 /// How often `keywords` occur in `text` (ASCII-lowercased), whole words only when `bounded`.

@@ -361,8 +361,9 @@ fn push_clause(clauses: &mut Vec<Set>, mut set: Set) {
 }
 
 /// Short strings that every match of `hir` starts with (ASCII-lowercased, at most `len` bytes
-/// or one character each, none empty), when there are at most `MAX_STARTS` of them: the positions where a match
-/// can begin. `None` when a match may start with anything (a large class, an empty match).
+/// or one character each, none empty), when there are at most `MAX_STARTS` of them: the
+/// positions where a match can begin. `None` when a match may start with anything (a large
+/// class, an empty match).
 ///
 /// Unlike the prefix sets of the clause analysis, these are cut at `len` bytes, so that
 /// alternations of long phrases (`act as|pretend\s+to be|from now on`) stay a small set
