@@ -69,7 +69,7 @@ impl Keywords {
         let n = hay.len();
         if n < SPLIT_MIN.max(4 * overlap) {
             grow(&mut walks.a, n);
-            let (_, marked) = walk(dfa, hay, 0, n, start, &mut walks.a);
+            let marked = walk(dfa, hay, 0, n, start, &mut walks.a);
             report_all(dfa, &walks.a[..marked], 0, hits);
             return;
         }
@@ -93,10 +93,10 @@ impl Keywords {
             nb += usize::from(dfa.is_special(sb));
         }
         report_all(dfa, &walks.a[..na], 0, hits);
-        let (_, marked) = walk(dfa, hay, a, mid, sa, &mut walks.a);
+        let marked = walk(dfa, hay, a, mid, sa, &mut walks.a);
         report_all(dfa, &walks.a[..marked], 0, hits);
         report_all(dfa, &walks.b[..nb], mid + 1, hits);
-        let (_, marked) = walk(dfa, hay, b, n, sb, &mut walks.b);
+        let marked = walk(dfa, hay, b, n, sb, &mut walks.b);
         report_all(dfa, &walks.b[..marked], mid + 1, hits);
     }
 }
@@ -109,23 +109,15 @@ fn grow(buf: &mut Vec<(StateID, u32)>, len: usize) {
 }
 
 /// Walks `hay[from..to]` from state `sid`, writing each special state entered, with where it
-/// was entered, to the front of `marks` (at least `to - from` long). The state reached and how
-/// many were written.
-fn walk(
-    dfa: &DFA,
-    hay: &[u8],
-    from: usize,
-    to: usize,
-    mut sid: StateID,
-    marks: &mut [(StateID, u32)],
-) -> (StateID, usize) {
+/// was entered, to the front of `marks` (at least `to - from` long). How many were written.
+fn walk(dfa: &DFA, hay: &[u8], from: usize, to: usize, mut sid: StateID, marks: &mut [(StateID, u32)]) -> usize {
     let mut n = 0;
     for (at, &byte) in hay[from..to].iter().enumerate() {
         sid = dfa.next_state(Anchored::No, sid, byte);
         marks[n] = (sid, (from + at + 1) as u32);
         n += usize::from(dfa.is_special(sid));
     }
-    (sid, n)
+    n
 }
 
 /// The occurrences ending in the marked states, in order, those that end at or after
