@@ -11,9 +11,11 @@
 //!   that the timed scan finds in the caches and the TLB what its event touches.
 //!
 //! The gap between the two is what the engine's working set costs across events: the keyword
-//! automaton (about 30 MB) and a lazy DFA per rule that runs, read a few lines here and there
-//! per event (BENCHMARKS.md, "Issue 5", sixth session). Both are per event; `sequence / rescan`
-//! is the figure to compare across machines and runs.
+//! automaton and a lazy DFA per rule that runs, read a few lines here and there per event,
+//! which the other passes have pushed out of the caches since the last event (BENCHMARKS.md,
+//! "Issue 5", sixth and seventh sessions: a keyword automaton 60 times smaller cost the same
+//! per byte in sequence). Both are per event; `sequence / rescan` is the figure to compare
+//! across machines and runs.
 //!
 //! The corpus is `SENTINEL_CORPUS`, or `../shared/corpus/dev.jsonl` from the workspace root: JSON
 //! Lines whose objects hold the event under `"event"`, read in place. Without it the bench says
