@@ -44,9 +44,12 @@ fn events() -> Result<Vec<Event>, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut events = Vec::with_capacity(EVENTS);
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(EVENTS) {
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        let event = value.get("event").cloned().ok_or_else(|| format!("{}:{}: no \"event\"", path.display(), i + 1))?;
+        let event = value
+            .get_mut("event")
+            .map(serde_json::Value::take)
+            .ok_or_else(|| format!("{}:{}: no \"event\"", path.display(), i + 1))?;
         events.push(Event::from_value(event).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?);
     }
     Ok(events)
