@@ -21,7 +21,7 @@ use crate::verdict::{Finding, Span, Verdict};
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
-use regex_automata::{meta, Anchored, Input, PatternID, PatternSet};
+use regex_automata::{hybrid, meta, Anchored, Input, MatchKind, PatternID, PatternSet};
 use regex_syntax::hir::{Hir, HirKind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -73,6 +73,21 @@ pub(crate) enum Anchor {
     /// runs anchored at each hit, and the rule's own regex scans only from `reach` bytes
     /// before the first hit where the tail matches, since no match can begin earlier.
     Tail { tail: usize, reach: u32 },
+    /// Every match goes through one of the rule's branches (`Matchers::inner`, named by the
+    /// hits of their literals): a head of any length, then a tail that begins with one of the
+    /// branch's literals. At each literal hit the head runs backwards to where a match through
+    /// it can begin, and the tail runs forwards to check that one does; the rule's regex then
+    /// runs anchored at the leftmost such start (see `CompiledRule::first_valid_inner`).
+    Inner,
+}
+
+/// One branch of an `Anchor::Inner` rule: its head, reversed (a lazy DFA run backwards,
+/// anchored at a literal hit, that reports the leftmost position the head can begin at; `None`
+/// when the branch begins with its literals), and its tail (`Matchers::tails`), run anchored
+/// at the hit.
+pub(crate) struct InnerBranch {
+    head: Option<usize>,
+    tail: usize,
 }
 
 /// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
@@ -160,29 +175,120 @@ impl CompiledRule {
                     Input::new(hay).span(p as usize..window.end).anchored(Anchored::Yes)
                 }
             };
-            let found = if self.value_group {
-                let caps = caps.get_or_insert_with(|| single.create_captures());
-                single.search_captures_with(cache, &input, caps);
-                caps.get_match().map(|whole| {
-                    let value = caps.get_group_by_name("v").unwrap_or(whole.span());
-                    ((whole.start(), whole.end()), (value.start, value.end))
-                })
-            } else {
-                single.search_with(cache, &input).map(|m| ((m.start(), m.end()), (m.start(), m.end())))
-            };
-            let Some((whole, value)) = found else {
+            let Some((whole, value)) = self.search_at(single, cache, caps, &input) else {
                 if starts.is_some() {
                     continue;
                 }
                 return None;
             };
-            let text = &hay[value.0..value.1];
-            let valid = self.validator.is_none_or(|v| validate::check(v, text, self.min_entropy))
-                && !self.is_allowed_value(text);
-            if valid {
+            if self.valid_value(&hay[value.0..value.1]) {
                 return Some(whole);
             }
             at = ceil_char_boundary(hay, whole.1.max(whole.0 + 1));
+        }
+        None
+    }
+
+    /// The first match of the rule's own regex in `input`: the span of the whole match, and of
+    /// its value (the `v` group, or the whole match).
+    #[inline]
+    fn search_at(
+        &self,
+        single: &meta::Regex,
+        cache: &mut meta::Cache,
+        caps: &mut Option<Captures>,
+        input: &Input<'_>,
+    ) -> Option<((usize, usize), (usize, usize))> {
+        if self.value_group {
+            let caps = caps.get_or_insert_with(|| single.create_captures());
+            single.search_captures_with(cache, input, caps);
+            caps.get_match().map(|whole| {
+                let value = caps.get_group_by_name("v").unwrap_or(whole.span());
+                ((whole.start(), whole.end()), (value.start, value.end))
+            })
+        } else {
+            single.search_with(cache, input).map(|m| ((m.start(), m.end()), (m.start(), m.end())))
+        }
+    }
+
+    /// A matched value passes the rule's validator and is not on its allow-list.
+    #[inline]
+    fn valid_value(&self, text: &str) -> bool {
+        self.validator.is_none_or(|v| validate::check(v, text, self.min_entropy)) && !self.is_allowed_value(text)
+    }
+
+    /// `first_valid_match` for an `Anchor::Inner` rule: the same span, found from the hits of
+    /// its branches' literals in `window` (`hits`: (rule, position, branch), in order of
+    /// position) instead of by scanning the window.
+    ///
+    /// A match through a branch has the branch's tail begin at one of those hits and its head
+    /// end there. So the leftmost match begins at the leftmost position that some hit's head
+    /// reaches backwards from it (the head's lazy DFA, reversed, run anchored at the hit) where
+    /// the tail also matches forwards from the hit. Whether the tail matches does not depend on
+    /// where the head began, so one start per hit is enough: the leftmost. The rule's own regex
+    /// then runs anchored there for the span (leftmost-first, as the window scan would give).
+    #[allow(clippy::too_many_arguments)]
+    fn first_valid_inner(
+        &self,
+        single: &meta::Regex,
+        cache: &mut meta::Cache,
+        caps: &mut Option<Captures>,
+        hay: &str,
+        window: std::ops::Range<usize>,
+        hits: &[(u32, u32, u32)],
+        mx: &Matchers,
+        head_caches: &mut [Option<hybrid::dfa::Cache>],
+        tail_caches: &mut [Option<meta::Cache>],
+    ) -> Option<(usize, usize)> {
+        let mut from = window.start;
+        // Bytes the heads may still walk backwards: an eighth of the window. Past that, hits
+        // whose heads reach far (`<[a-z][^>]*?` before a common ` on`) would cost more than the
+        // scan they replace, and the rest of the window is scanned instead.
+        let mut budget = window.len() / INNER_BUDGET_DIVISOR;
+        while from < window.end {
+            let mut best: Option<usize> = None;
+            for &(_, k, b) in hits {
+                let k = k as usize;
+                if k < from {
+                    continue;
+                }
+                if best == Some(from) {
+                    break;
+                }
+                let branch = &mx.inner[b as usize];
+                let start = match branch.head {
+                    None => k,
+                    Some(h) => {
+                        let head = &mx.heads[h];
+                        let head_cache = head_caches[h].get_or_insert_with(|| head.create_cache());
+                        match head_start(head, head_cache, hay, from..k, &mut budget) {
+                            Some(Some(start)) => start,
+                            Some(None) => continue,
+                            None => return self.first_valid_match(single, cache, caps, hay, from..window.end, None),
+                        }
+                    }
+                };
+                if best.is_some_and(|s| s <= start) {
+                    continue;
+                }
+                let tail = &mx.tails[branch.tail];
+                let tail_cache = tail_caches[branch.tail].get_or_insert_with(|| tail.create_cache());
+                let input = Input::new(hay).range(k..window.end).anchored(Anchored::Yes).earliest(true);
+                if tail.search_half_with(tail_cache, &input).is_some() {
+                    best = Some(start);
+                }
+            }
+            let start = best?;
+            let input = Input::new(hay).span(start..window.end).anchored(Anchored::Yes);
+            // A head and a tail matched, so the rule's regex matches at `start`.
+            let Some((whole, value)) = self.search_at(single, cache, caps, &input) else {
+                from = ceil_char_boundary(hay, start + 1);
+                continue;
+            };
+            if self.valid_value(&hay[value.0..value.1]) {
+                return Some(whole);
+            }
+            from = ceil_char_boundary(hay, whole.1.max(whole.0 + 1));
         }
         None
     }
@@ -229,8 +335,12 @@ struct Matchers {
     /// Each regex rule on its own (leftmost-first), run only for rules the union reported,
     /// to locate the span of the first match.
     single: Vec<meta::Regex>,
-    /// Tails of anchored rules' regexes (`Anchor::Tail`), run anchored.
+    /// Tails of anchored rules' regexes (`Anchor::Tail`, `Anchor::Inner`), run anchored.
     tails: Vec<meta::Regex>,
+    /// Branches of `Anchor::Inner` rules.
+    inner: Vec<InnerBranch>,
+    /// Heads of those branches, reversed (`InnerBranch::head`).
+    heads: Vec<hybrid::dfa::DFA>,
     /// Per field: does an enabled regex rule without keywords apply (so the union must run)?
     ungated: [bool; 6],
     /// Aho-Corasick pattern ids from here on are derived literals, not keywords.
@@ -240,11 +350,14 @@ struct Matchers {
 }
 
 /// A literal derived from rules' regexes: the (rule, clause bit) pairs it satisfies as a
-/// required literal, and the rules whose matches can begin where it occurs.
+/// required literal, the rules whose matches can begin where it occurs, and the branches of
+/// `Anchor::Inner` rules whose tails can.
 #[derive(Default)]
 struct Derived {
     clauses: Vec<(u32, u8)>,
     starts: Vec<u32>,
+    /// (rule, branch of `Matchers::inner`) whose tail can begin where it occurs.
+    inner: Vec<(u32, u32)>,
 }
 
 pub(crate) struct Inner {
@@ -678,6 +791,8 @@ impl Engine {
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
         let mut tails = Vec::new();
+        let mut inner = Vec::new();
+        let mut heads = Vec::new();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut ac_bounded: Vec<bool> = Vec::new();
         let ordinary = ORDINARY_TEXT.to_ascii_lowercase();
@@ -802,12 +917,13 @@ impl Engine {
                         any.into_iter().map(|own| own.into_iter().map(&mut register).fold(0, |m, b| m | b)).collect();
                     // Where the rule's matches can begin, when that is a few short literals not
                     // too common in ordinary text (the longest cut that gives such a set).
+                    // (Their hits in the ordinary text, the set.)
                     let mut starts_of = |hir: &Hir| {
-                        START_LENGTHS.iter().find_map(|&len| required::starts(hir, len)).filter(|s| {
-                            s.iter().all(|l| l.len() >= MIN_START_LEN) && literals.hits(s) <= MAX_START_HITS
-                        })
+                        let s = START_LENGTHS.iter().find_map(|&len| required::starts(hir, len))?;
+                        let hits = literals.hits(&s);
+                        (s.iter().all(|l| l.len() >= MIN_START_LEN) && hits <= MAX_START_HITS).then_some((hits, s))
                     };
-                    let mut found = starts_of(&c.hir).map(|s| (s, Anchor::Start));
+                    let mut found = starts_of(&c.hir).map(|(_, s)| (s, Anchor::Start));
                     // Else the tail after the shortest bounded head that has such literals.
                     if let (None, HirKind::Concat(parts)) = (&found, c.hir.kind()) {
                         for at in 1..parts.len() {
@@ -816,16 +932,8 @@ impl Engine {
                                 break;
                             };
                             let tail = Hir::concat(parts[at..].to_vec());
-                            if let Some(s) = starts_of(&tail) {
-                                let regex = meta::Builder::new()
-                                    .configure(
-                                        meta::Config::new()
-                                            // `None` would leave the meta regex able to say
-                                            // only whether it matches, not where a search ends.
-                                            .which_captures(thompson::WhichCaptures::Implicit)
-                                            .nfa_size_limit(Some(SINGLE_NFA_LIMIT))
-                                            .hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
-                                    )
+                            if let Some((_, s)) = starts_of(&tail) {
+                                let regex = tail_builder()
                                     .build_from_hir(&tail)
                                     .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
                                 found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
@@ -834,11 +942,60 @@ impl Engine {
                             }
                         }
                     }
+                    // Else, when every branch of the pattern has a tail that begins with such
+                    // literals after a head of any length, the branches (`Anchor::Inner`), each
+                    // cut where its tail's literals are rarest in the ordinary text.
+                    let mut cuts = Vec::new();
+                    if found.is_none() {
+                        for branch in branches_of(&c.hir) {
+                            let parts = parts_of(branch);
+                            let best = (0..parts.len())
+                                .filter_map(|at| {
+                                    let tail = Hir::concat(parts[at..].to_vec());
+                                    starts_of(&tail).map(|(hits, s)| (hits, at, s, tail))
+                                })
+                                .min_by_key(|&(hits, at, ..)| (hits, at));
+                            let Some((_, at, s, tail)) = best else {
+                                cuts.clear();
+                                break;
+                            };
+                            cuts.push((parts, at, s, tail));
+                        }
+                    }
                     if let Some((starts, a)) = found {
                         for lit in starts {
                             derived_by.entry(lit).or_default().starts.push(rule_index);
                         }
                         anchor = Some(a);
+                    } else if !cuts.is_empty() {
+                        // Heads and tails that cannot be built leave the rule scanning its windows.
+                        let built: Option<Vec<_>> = cuts
+                            .into_iter()
+                            .map(|(parts, at, s, tail)| {
+                                let head = match at {
+                                    0 => None,
+                                    _ => Some(reverse_head(&Hir::concat(parts[..at].to_vec()))?),
+                                };
+                                Some((head, tail_builder().build_from_hir(&tail).ok()?, s))
+                            })
+                            .collect();
+                        if let Some(built) = built {
+                            for (head, tail, s) in built {
+                                let branch = inner.len() as u32;
+                                inner.push(InnerBranch {
+                                    head: head.map(|h| {
+                                        heads.push(h);
+                                        heads.len() - 1
+                                    }),
+                                    tail: tails.len(),
+                                });
+                                tails.push(tail);
+                                for lit in s {
+                                    derived_by.entry(lit).or_default().inner.push((rule_index, branch));
+                                }
+                            }
+                            anchor = Some(Anchor::Inner);
+                        }
                     }
                 }
                 for anchor in anchors {
@@ -907,8 +1064,20 @@ impl Engine {
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
         let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-        let matchers =
-            Matchers { ac, ac_rule, ac_bounded, union, regex_rule, single, tails, ungated, derived_start, derived };
+        let matchers = Matchers {
+            ac,
+            ac_rule,
+            ac_bounded,
+            union,
+            regex_rule,
+            single,
+            tails,
+            inner,
+            heads,
+            ungated,
+            derived_start,
+            derived,
+        };
         let factory = make_factory(id, &matchers, rules.len());
         let inner = Inner {
             id,
@@ -947,6 +1116,13 @@ const ANCHOR_SPACING: usize = 24;
 /// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
 const MAX_HEAD: usize = 160;
 
+/// Longest counted repetition in a head an `Anchor::Inner` branch runs backwards (see
+/// `counts_far`).
+const MAX_HEAD_COUNT: u32 = 30;
+/// An `Anchor::Inner` rule's heads walk at most this fraction of a window backwards in all
+/// before the rest of the window is scanned instead (see `CompiledRule::first_valid_inner`).
+const INNER_BUDGET_DIVISOR: usize = 8;
+
 /// Most clauses of required literals that every match of a rule satisfies.
 const MAX_CLAUSES: usize = 4;
 /// Most clauses of required literals per branch of a rule's top-level alternation.
@@ -958,20 +1134,150 @@ const MAX_REQUIRED_BITS: usize = 32;
 /// ordinary text: a common one would cost automaton hits and seldom close the gate.
 const MAX_REQUIRED_HITS: u32 = 2;
 
+/// Where a match of `head` (a reversed head, `reverse_head`) that ends at `within.end` begins,
+/// at the leftmost, no further left than `within.start`: `Some(None)` when there is none.
+/// `None` when that takes more than `budget` bytes (counted down) or the lazy DFA gives up.
+///
+/// This is `hybrid::dfa::DFA::try_search_rev`, anchored, stepped a byte at a time so that it
+/// can stop: a lazy DFA reports a match one byte late, and the byte before the range (or the
+/// end of the text) is the last one it reads, for the look-behind assertions of the head.
+fn head_start(
+    head: &hybrid::dfa::DFA,
+    cache: &mut hybrid::dfa::Cache,
+    hay: &str,
+    within: std::ops::Range<usize>,
+    budget: &mut usize,
+) -> Option<Option<usize>> {
+    let bytes = hay.as_bytes();
+    let input = Input::new(hay).range(within.clone()).anchored(Anchored::Yes);
+    let mut sid = head.start_state_reverse(cache, &input).ok()?;
+    let mut found = None;
+    let mut at = within.end;
+    while at > within.start {
+        *budget = budget.checked_sub(1)?;
+        at -= 1;
+        sid = head.next_state(cache, sid, bytes[at]).ok()?;
+        if sid.is_tagged() {
+            if sid.is_match() {
+                found = Some(at + 1);
+            } else if sid.is_dead() {
+                return Some(found);
+            } else if sid.is_quit() {
+                return None;
+            }
+        }
+    }
+    sid = match within.start {
+        0 => head.next_eoi_state(cache, sid).ok()?,
+        s => head.next_state(cache, sid, bytes[s - 1]).ok()?,
+    };
+    if sid.is_match() {
+        found = Some(within.start);
+    }
+    Some(found)
+}
+
+/// The entries of `list` for rule `r` at positions in `within`. On first use in a string,
+/// `list` is sorted (by rule, then position) and the entries of rules whose gates stayed closed
+/// are dropped: most hits are of those.
+fn live_in<'a, T: Copy + Ord>(
+    list: &'a mut Vec<T>,
+    sorted: &mut bool,
+    kw_first: &[(u32, u32)],
+    key: impl Fn(&T) -> (u32, u32),
+    r: u32,
+    within: std::ops::Range<u32>,
+) -> &'a [T] {
+    if !*sorted {
+        list.retain(|e| kw_first[key(e).0 as usize].0 == LIVE);
+        list.sort_unstable();
+        *sorted = true;
+    }
+    let from = list.partition_point(|e| key(e) < (r, within.start));
+    let to = list.partition_point(|e| key(e) < (r, within.end));
+    &list[from..to]
+}
+
+/// `hir` inside the capture groups around it.
+fn uncaptured(mut hir: &Hir) -> &Hir {
+    while let HirKind::Capture(c) = hir.kind() {
+        hir = &c.sub;
+    }
+    hir
+}
+
+/// The branches of `hir` when it is an alternation (inside capture groups), else `hir` alone.
+fn branches_of(hir: &Hir) -> &[Hir] {
+    match uncaptured(hir).kind() {
+        HirKind::Alternation(branches) => branches,
+        _ => std::slice::from_ref(hir),
+    }
+}
+
+/// The parts of `hir` when it is a concatenation (inside capture groups), else `hir` alone.
+fn parts_of(hir: &Hir) -> &[Hir] {
+    match uncaptured(hir).kind() {
+        HirKind::Concat(parts) => parts,
+        _ => std::slice::from_ref(hir),
+    }
+}
+
+/// The builder of the regexes for tails of rules' patterns, run anchored at hits of their
+/// literals.
+fn tail_builder() -> meta::Builder {
+    let mut builder = meta::Builder::new();
+    builder.configure(
+        meta::Config::new()
+            // `None` would leave the meta regex able to say only whether it matches, not where a
+            // search ends.
+            .which_captures(thompson::WhichCaptures::Implicit)
+            .nfa_size_limit(Some(SINGLE_NFA_LIMIT))
+            .hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
+    );
+    builder
+}
+
+/// A lazy DFA for a head of a rule's pattern, reversed: run backwards and anchored at a hit of
+/// the literals its tail begins with, it reports the leftmost position the head can begin at
+/// (all matches, not the first: `MatchKind::All`). `None` when it cannot be built.
+fn reverse_head(head: &Hir) -> Option<hybrid::dfa::DFA> {
+    if counts_far(head) {
+        return None;
+    }
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .reverse(true)
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(SINGLE_NFA_LIMIT)),
+        )
+        .build_from_hir(head)
+        .ok()?;
+    hybrid::dfa::DFA::builder()
+        .configure(hybrid::dfa::Config::new().match_kind(MatchKind::All).cache_capacity(SINGLE_CACHE_CAPACITY))
+        .build_from_nfa(nfa)
+        .ok()
+}
+
+/// `hir` repeats something a counted number of times beyond `MAX_HEAD_COUNT` (`[^<]{0,300}`):
+/// a lazy DFA needs a state per count, so walking such a head costs a new state per byte.
+fn counts_far(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Repetition(r) => r.max.is_some_and(|m| m > MAX_HEAD_COUNT) || counts_far(&r.sub),
+        HirKind::Capture(c) => counts_far(&c.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().any(counts_far),
+        _ => false,
+    }
+}
+
 /// The alternations every match of `hir` goes through: `hir` itself, or the parts of a
 /// top-level concatenation (inside capture groups), in order. Their branches.
 fn top_alternations(hir: &Hir) -> Vec<&[Hir]> {
-    fn unwrap(mut hir: &Hir) -> &Hir {
-        while let HirKind::Capture(c) = hir.kind() {
-            hir = &c.sub;
-        }
-        hir
-    }
-    match unwrap(hir).kind() {
+    match uncaptured(hir).kind() {
         HirKind::Alternation(branches) => vec![branches.as_slice()],
         HirKind::Concat(parts) => parts
             .iter()
-            .filter_map(|p| match unwrap(p).kind() {
+            .filter_map(|p| match uncaptured(p).kind() {
                 HirKind::Alternation(branches) => Some(branches.as_slice()),
                 _ => None,
             })
@@ -1011,18 +1317,25 @@ struct Sizes {
     patterns: usize,
     single: usize,
     tails: usize,
+    heads: usize,
     rules: usize,
 }
 
 impl Sizes {
     fn of(m: &Matchers, rules: usize) -> Sizes {
-        Sizes { patterns: m.regex_rule.len(), single: m.single.len(), tails: m.tails.len(), rules }
+        Sizes {
+            patterns: m.regex_rule.len(),
+            single: m.single.len(),
+            tails: m.tails.len(),
+            heads: m.heads.len(),
+            rules,
+        }
     }
 }
 
 /// A fresh scratch for the engine `id` with these sizes.
 fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
-    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, rules: nrules } = sizes;
+    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, heads: nheads, rules: nrules } = sizes;
     Scratch {
         engine_id: id,
         m: MatchState {
@@ -1033,11 +1346,13 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
             single_caches: (0..nsingle).map(|_| None).collect(),
             single_caps: (0..nsingle).map(|_| None).collect(),
             tail_caches: (0..ntails).map(|_| None).collect(),
+            head_caches: (0..nheads).map(|_| None).collect(),
             kw_first: vec![NO_HIT; nrules],
             touched: Vec::new(),
             required_seen: vec![0; nrules],
             required_touched: Vec::new(),
             starts: Vec::new(),
+            inner_hits: Vec::new(),
             pending: Vec::new(),
             hits: Vec::new(),
             walks: Walks::default(),
@@ -1246,11 +1561,13 @@ impl Inner {
             single_caches,
             single_caps,
             tail_caches,
+            head_caches,
             kw_first,
             touched,
             required_seen,
             required_touched,
             starts,
+            inner_hits,
             pending,
             hits,
             walks,
@@ -1301,6 +1618,9 @@ impl Inner {
                     }
                     for &r in &derived.starts {
                         starts.push((r, hit.start));
+                    }
+                    for &(r, b) in &derived.inner {
+                        inner_hits.push((r, hit.start, b));
                     }
                     continue;
                 }
@@ -1355,6 +1675,7 @@ impl Inner {
                 }
             }
             let mut starts_sorted = false;
+            let mut inner_sorted = false;
             for &(r, start, end) in pending.iter() {
                 let r = r as usize;
                 let rule = &self.rules[r];
@@ -1365,37 +1686,45 @@ impl Inner {
                 let single = &mx.single[ri];
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
                 let window = start as usize..end as usize;
-                // An anchored rule runs at its starts in the window, unless they are dense.
-                let anchors = rule.anchor.map(|anchor| {
-                    if !starts_sorted {
-                        // Only live rules' starts are looked at: most hits are of rules whose
-                        // gates stayed closed.
-                        starts.retain(|&(r, _)| kw_first[r as usize].0 == LIVE);
-                        starts.sort_unstable();
-                        starts_sorted = true;
-                    }
-                    let (r, start, end) = (r as u32, start, end);
-                    let at =
-                        &starts[starts.partition_point(|&s| s < (r, start))..starts.partition_point(|&s| s < (r, end))];
-                    (anchor, at)
-                });
                 let caps = &mut single_caps[ri];
-                let found = match anchors.filter(|(_, at)| at.len() * ANCHOR_SPACING <= window.len()) {
+                // An anchored rule runs at its starts in the window, unless they are dense.
+                let r32 = r as u32;
+                let found = match rule.anchor {
                     None => rule.first_valid_match(single, cache, caps, hay, window, None),
-                    Some((Anchor::Start, at)) => rule.first_valid_match(single, cache, caps, hay, window, Some(at)),
-                    Some((Anchor::Tail { tail: t, reach }, at)) => {
-                        let tail = &mx.tails[t];
-                        let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
-                        let end = window.end;
-                        let hit = at.iter().find(|&&(_, p)| {
-                            let input = Input::new(hay).span(p as usize..end).anchored(Anchored::Yes).earliest(true);
-                            tail.search_half_with(tail_cache, &input).is_some()
-                        });
-                        hit.and_then(|&(_, p)| {
-                            let from =
-                                floor_char_boundary(hay, (p as usize).saturating_sub(reach as usize).max(window.start));
-                            rule.first_valid_match(single, cache, caps, hay, from..end, None)
-                        })
+                    Some(Anchor::Start) => {
+                        let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
+                        let dense = at.len() * ANCHOR_SPACING > window.len();
+                        rule.first_valid_match(single, cache, caps, hay, window, (!dense).then_some(at))
+                    }
+                    Some(Anchor::Tail { tail: t, reach }) => {
+                        let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
+                        if at.len() * ANCHOR_SPACING > window.len() {
+                            rule.first_valid_match(single, cache, caps, hay, window, None)
+                        } else {
+                            let tail = &mx.tails[t];
+                            let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
+                            let end = window.end;
+                            let hit = at.iter().find(|&&(_, p)| {
+                                let input =
+                                    Input::new(hay).span(p as usize..end).anchored(Anchored::Yes).earliest(true);
+                                tail.search_half_with(tail_cache, &input).is_some()
+                            });
+                            hit.and_then(|&(_, p)| {
+                                let from = floor_char_boundary(
+                                    hay,
+                                    (p as usize).saturating_sub(reach as usize).max(window.start),
+                                );
+                                rule.first_valid_match(single, cache, caps, hay, from..end, None)
+                            })
+                        }
+                    }
+                    Some(Anchor::Inner) => {
+                        let at = live_in(inner_hits, &mut inner_sorted, kw_first, |&(r, p, _)| (r, p), r32, start..end);
+                        if at.len() * ANCHOR_SPACING > window.len() {
+                            rule.first_valid_match(single, cache, caps, hay, window, None)
+                        } else {
+                            rule.first_valid_inner(single, cache, caps, hay, window, at, mx, head_caches, tail_caches)
+                        }
                     }
                 };
                 if let Some(span) = found {
@@ -1405,6 +1734,7 @@ impl Inner {
             }
             pending.clear();
             starts.clear();
+            inner_hits.clear();
             for &r in required_touched.iter() {
                 required_seen[r as usize] = 0;
             }
@@ -1597,8 +1927,10 @@ pub(crate) struct MatchState {
     patset: PatternSet,
     single_caches: Vec<Option<meta::Cache>>,
     single_caps: Vec<Option<Captures>>,
-    /// Per tail regex (`Anchor::Tail`): its cache, once used.
+    /// Per tail regex (`Anchor::Tail`, `Anchor::Inner`): its cache, once used.
     tail_caches: Vec<Option<meta::Cache>>,
+    /// Per reversed head (`Anchor::Inner`): its cache, once used.
+    head_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
     kw_first: Vec<(u32, u32)>,
     /// Rules with a keyword hit in the current string.
@@ -1610,6 +1942,9 @@ pub(crate) struct MatchState {
     /// (rule, position) of each start literal hit in the current string, sorted once the
     /// automaton pass is over.
     starts: Vec<(u32, u32)>,
+    /// (rule, position, branch) of each hit of an `Anchor::Inner` branch's literals in the
+    /// current string, sorted once the automaton pass is over.
+    inner_hits: Vec<(u32, u32, u32)>,
     /// Windows (rule, start, end) of keyword-gated rules, in order, verified once the
     /// automaton pass is over.
     pending: Vec<(u32, u32, u32)>,
@@ -1822,6 +2157,67 @@ mod tests {
         let r = required_of(r"\bxp_cmdshell\b|\d{4}", &["xp_", "0"]);
         assert!(r.any.is_empty(), "{r:?}");
         assert!(r.met(0));
+    }
+
+    /// The ids of the built-in rules anchored at inner literals.
+    fn inner_rules(engine: &Engine) -> Vec<&str> {
+        engine.inner.rules.iter().filter(|r| matches!(r.anchor, Some(Anchor::Inner))).map(|r| &*r.id).collect()
+    }
+
+    #[test]
+    fn rules_without_starts_are_anchored_at_inner_literals() {
+        let engine = Engine::new().unwrap();
+        let inner = inner_rules(&engine);
+        // SQL-004's matches begin at a line, a JSON value or a query parameter, anywhere
+        // before the quote and comment marker its branches' tails begin with.
+        for id in ["SQL-004", "CODE-107", "SQL-005"] {
+            assert!(inner.contains(&id), "{id} is not anchored at inner literals: {inner:?}");
+        }
+        // CODE-101's heads count up to 300 (`[^<]{0,300}?`): it scans its windows.
+        assert!(!inner.contains(&"CODE-101"), "{inner:?}");
+        assert!(inner.len() >= 10, "{inner:?}");
+    }
+
+    #[test]
+    fn a_head_run_by_steps_ends_where_the_reverse_search_does() {
+        // `head_start` steps the reversed head by hand so that it can stop; without a budget
+        // to stop at, it must give the start the library's reverse search gives, at every hit
+        // position of every head of the built-in rules, on text with their examples.
+        let engine = Engine::new().unwrap();
+        let inner = &engine.inner;
+        let mut text = String::new();
+        for rule in &inner.rules {
+            if matches!(rule.anchor, Some(Anchor::Inner)) {
+                for example in rule.spec.examples.iter().chain(&rule.spec.negative_examples) {
+                    if let crate::rule::Example::Text(t) = example {
+                        text.push_str(t);
+                        text.push_str(if text.len() % 3 == 0 { "\n" } else { " \n " });
+                    }
+                }
+            }
+        }
+        assert!(text.len() > 2000, "{}", text.len());
+        let (mut checked, mut found) = (0, 0);
+        for head in &inner.matchers.heads {
+            let mut cache = head.create_cache();
+            for k in (0..=text.len()).filter(|&k| text.is_char_boundary(k)) {
+                for from in [0, k.saturating_sub(40)] {
+                    let from = floor_char_boundary(&text, from);
+                    let input = Input::new(&text).range(from..k).anchored(Anchored::Yes);
+                    let expected = head.try_search_rev(&mut cache, &input).unwrap().map(|m| m.offset());
+                    let got = head_start(head, &mut cache, &text, from..k, &mut { usize::MAX });
+                    assert_eq!(got, Some(expected), "head at {from}..{k}");
+                    checked += 1;
+                    found += usize::from(expected.is_some());
+                }
+            }
+        }
+        assert!(found > 100 && found < checked, "{found} of {checked}");
+        // A budget stops the walk.
+        let head = &inner.matchers.heads[0];
+        let mut cache = head.create_cache();
+        let mut budget = 0;
+        assert_eq!(head_start(head, &mut cache, &text, 0..text.len(), &mut budget), None);
     }
 
     #[test]

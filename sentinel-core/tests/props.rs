@@ -168,6 +168,68 @@ proptest! {
     }
 }
 
+/// Words and punctuation of the built-in rules' examples and negative examples (ASCII ones),
+/// with the fragments: texts built from them make the keyword-gated rules' regexes match, and
+/// nearly match, in many places at once.
+fn example_pieces() -> &'static [String] {
+    static PIECES: OnceLock<Vec<String>> = OnceLock::new();
+    PIECES.get_or_init(|| {
+        let mut pieces: BTreeSet<String> = FRAGMENTS.iter().filter(|f| f.is_ascii()).map(|f| f.to_string()).collect();
+        for rule in engine().rules() {
+            for example in rule.spec().examples.iter().chain(&rule.spec().negative_examples) {
+                if let sentinel_core::Example::Text(text) = example {
+                    if text.is_ascii() {
+                        pieces.extend(text.split_inclusive([' ', '(', '=', '\'']).map(str::to_string));
+                    }
+                }
+            }
+        }
+        pieces.into_iter().collect()
+    })
+}
+
+/// ASCII text, up to a few hundred bytes (well inside one window of a gated rule).
+fn ascii_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => prop::sample::select(example_pieces()),
+            1 => "[ -~\n]{0,6}",
+        ],
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Every keyword-gated rule with a pattern reports the first match of its regex, as the
+    /// `regex` crate finds it over the whole text, however the engine got there: scanning a
+    /// window, running at start literals, on a tail, or from inner literals backwards.
+    #[test]
+    fn gated_rules_report_the_first_match_of_their_regex(prompt in ascii_text()) {
+        prop_assume!(sentinel_core::normalized_view(&prompt) == prompt);
+        let verdict = engine().scan(&Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() });
+        for rule in &reference().rules {
+            let Some(re) = &rule.regex else { continue };
+            if rule.keywords.is_empty() || rule.validator.is_some() || rule.allows || !rule.applies_to_prompt {
+                continue;
+            }
+            let got = verdict
+                .findings
+                .iter()
+                .find(|f| *f.rule == *rule.id && f.field == Field::Prompt)
+                .map(|f| (f.span.start, f.span.end, f.reason.ends_with(" text)")));
+            let expected = rule.gate_opens(&prompt).then(|| re.find(&prompt)).flatten().map(|m| (m.start(), m.end(), false));
+            match (got, expected) {
+                // A match in decoded text (base64, percent, hex) where the plain text has none.
+                (Some((_, _, true)), None) => {}
+                (got, expected) => prop_assert_eq!(got, expected, "{} in {:?}", rule.id, prompt),
+            }
+        }
+    }
+}
+
 /// One rule, compiled on its own with the `regex` crate.
 struct NaiveRule {
     id: String,
@@ -175,6 +237,8 @@ struct NaiveRule {
     word_boundary: bool,
     regex: Option<regex::Regex>,
     validator: Option<(sentinel_core::Validator, Option<f64>)>,
+    /// Values the rule lets through (the reference does not apply them).
+    allows: bool,
     applies_to_prompt: bool,
 }
 
@@ -194,6 +258,7 @@ pub(crate) fn reference() -> &'static Reference {
                 word_boundary: r.spec().word_boundary,
                 regex: r.effective_pattern().map(|p| regex::Regex::new(p).unwrap()),
                 validator: r.spec().validator.map(|v| (v, r.spec().min_entropy)),
+                allows: !r.spec().allow.is_empty(),
                 applies_to_prompt: r.spec().scope.is_empty()
                     || r.spec()
                         .scope
@@ -226,6 +291,17 @@ fn bounded(hay: &str, s: usize, e: usize) -> bool {
     !joins_before && !joins_after
 }
 
+impl NaiveRule {
+    /// A keyword of the rule occurs in `view` (as a whole word when the rule says so).
+    fn gate_opens(&self, view: &str) -> bool {
+        self.keywords.is_empty()
+            || self
+                .keywords
+                .iter()
+                .any(|kw| keyword_hits(view, kw).any(|(s, e)| !self.word_boundary || bounded(view, s, e)))
+    }
+}
+
 impl Reference {
     /// The rules that fire on `text` as a prompt.
     pub(crate) fn fired(&self, text: &str) -> BTreeSet<String> {
@@ -235,11 +311,7 @@ impl Reference {
             if !rule.applies_to_prompt || (rule.keywords.is_empty() && rule.regex.is_none()) {
                 continue;
             }
-            let keyword_ok = rule.keywords.is_empty()
-                || rule
-                    .keywords
-                    .iter()
-                    .any(|kw| keyword_hits(&view, kw).any(|(s, e)| !rule.word_boundary || bounded(&view, s, e)));
+            let keyword_ok = rule.gate_opens(&view);
             let pattern_ok = rule.regex.as_ref().is_none_or(|re| {
                 // The engine takes the first match that passes the validator (group `v`, or
                 // the whole match).
