@@ -1273,17 +1273,13 @@ fn counts_far(hir: &Hir) -> bool {
 /// The alternations every match of `hir` goes through: `hir` itself, or the parts of a
 /// top-level concatenation (inside capture groups), in order. Their branches.
 fn top_alternations(hir: &Hir) -> Vec<&[Hir]> {
-    match uncaptured(hir).kind() {
-        HirKind::Alternation(branches) => vec![branches.as_slice()],
-        HirKind::Concat(parts) => parts
-            .iter()
-            .filter_map(|p| match uncaptured(p).kind() {
-                HirKind::Alternation(branches) => Some(branches.as_slice()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    parts_of(hir)
+        .iter()
+        .filter_map(|p| match uncaptured(p).kind() {
+            HirKind::Alternation(branches) => Some(branches.as_slice()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How often `keywords` occur in `text` (ASCII-lowercased), whole words only when `bounded`.
