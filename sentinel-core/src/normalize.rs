@@ -272,13 +272,26 @@ fn normalize(
             if fold {
                 note(evasions.as_deref_mut(), Evasion::Homoglyph, i, end);
             }
+            // The visible characters on each side of an invisible one: the last one before it
+            // (carried along) and the first one after its run (looked up once per run), so
+            // that a run of invisibles costs its length, not its square.
+            let mut prev: Option<char> = None;
+            let mut next: Option<(usize, Option<char>)> = None;
             let mut k = i;
             while k < end {
                 let Some(d) = text[k..].chars().next() else { break };
                 if is_invisible(d) && d != '\u{FEFF}' {
                     // Inside a word between letters or digits: splitting it to dodge matching.
-                    let prev = text[i..k].chars().rev().find(|x| !is_invisible(*x));
-                    let next = text[k + d.len_utf8()..end].chars().find(|x| !is_invisible(*x));
+                    let after = k + d.len_utf8();
+                    let next = match next {
+                        Some((at, c)) if at >= after => c,
+                        _ => {
+                            let found = text[after..end].char_indices().find(|(_, x)| !is_invisible(*x));
+                            let (at, c) = found.map_or((end, None), |(j, x)| (after + j, Some(x)));
+                            next = Some((at, c));
+                            c
+                        }
+                    };
                     if prev.is_some_and(|x| x.is_alphanumeric())
                         && next.is_some_and(|x| x.is_alphanumeric())
                         && !is_variation_selector(d)
@@ -289,6 +302,9 @@ fn normalize(
                             note(evasions.as_deref_mut(), Evasion::Invisible, k, k + d.len_utf8());
                         }
                     }
+                }
+                if !is_invisible(d) {
+                    prev = Some(d);
                 }
                 emit(k, d, fold, sink, evasions.as_deref_mut(), &mut styled);
                 k += d.len_utf8();
