@@ -79,14 +79,21 @@ pub struct Limits {
     pub max_prompt_chars: usize,
     /// A response longer than this many characters is reported as oversize (default 5,000).
     pub max_response_chars: usize,
-    /// Each scanned string is scanned up to this many UTF-8 bytes, cut on a character
-    /// boundary (default 262,144). Content past the cap is reported as a finding.
+    /// How many UTF-8 bytes of text one event or one MCP message may have scanned, counted
+    /// over all its strings (default 16 MiB: well above ordinary traffic; the scan is linear,
+    /// about a millisecond per 100 KB). Content past it is not scanned and is never let through
+    /// on trust: one `SYS-002` finding reports it and the fail mode decides (blocked under
+    /// `fail_closed`, allowed with the finding under `fail_open`). Many short strings use it up
+    /// as one long one does.
     pub max_scan_bytes: usize,
 }
 
+/// The default [`Limits::max_scan_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_SCAN_BYTES: usize = 16 << 20;
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_prompt_chars: 3_000, max_response_chars: 5_000, max_scan_bytes: 262_144 }
+        Limits { max_prompt_chars: 3_000, max_response_chars: 5_000, max_scan_bytes: DEFAULT_MAX_SCAN_BYTES }
     }
 }
 

@@ -201,12 +201,17 @@ fn info(code: &str, name: &str, category: &str, description: &str, profile: Prof
     }
 }
 
-/// Code of the engine's own detector (unreadable input, content past the scan cap).
+/// Code of the engine's own detector (unreadable input, content past the scan cap, duplicate
+/// keys, findings not listed).
 pub const SCAN_INTEGRITY: &str = "SYS-00";
 /// Rule: an event could not be parsed or scanned.
 pub const RULE_UNREADABLE: &str = "SYS-001";
-/// Rule: content past the scan cap was not scanned.
+/// Rule: content past the scan cap was not scanned (the fail mode decides the action).
 pub const RULE_TRUNCATED: &str = "SYS-002";
+/// Rule: a JSON object has a key more than once (every value is scanned).
+pub const RULE_DUPLICATE_KEY: &str = "SYS-003";
+/// Rule: more findings than a verdict lists (they still count in its action).
+pub const RULE_FINDINGS_NOT_LISTED: &str = "SYS-004";
 
 /// The rules of the adversarial-Unicode detector, by evasion kind: invisible characters in
 /// words, bidi controls, tag characters, homoglyphs, styled letters.

@@ -9,7 +9,8 @@ use crate::config::{Config, FailMode};
 use crate::decode;
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
-use crate::event::{Event, EventContext, EventError, Field};
+use crate::event::{self, Event, EventContext, EventError, Field};
+use crate::json::{self, push_index, push_key, DuplicateKey};
 use crate::keywords::{Hit as KeywordHit, Keywords, Walks};
 use crate::normalize::{OffsetMap, View};
 use crate::pattern;
@@ -109,6 +110,9 @@ pub(crate) struct CompiledRule {
     /// Where the rule's matches can begin, when its regex says (see `Anchor`): its regex then
     /// runs anchored there instead of scanning its windows.
     pub(crate) anchor: Option<Anchor>,
+    /// The longest match the regex can have, in bytes (`usize::MAX` when unbounded): what one
+    /// anchored run of it may cost.
+    pub(crate) reach: usize,
     pub(crate) value_group: bool,
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
@@ -162,16 +166,28 @@ impl CompiledRule {
     ) -> Option<(usize, usize)> {
         let mut at = window.start;
         let mut next = 0;
+        let mut starts = starts;
+        // What the anchored runs may cost together, at most: `ANCHOR_BUDGET` scans of the
+        // window, each run counted as reading up to the rule's reach. When the starts are too
+        // dense for that (a run of near-matches), the rest of the window is scanned instead.
+        let mut budget = window.len() * ANCHOR_BUDGET;
         while at < window.end {
             let input = match starts {
                 None => Input::new(hay).span(at..window.end),
-                Some(starts) => {
+                Some(list) => {
                     // The next start at or after `at` (a failed match skips those inside it).
-                    while starts.get(next).is_some_and(|&(_, p)| (p as usize) < at) {
+                    while list.get(next).is_some_and(|&(_, p)| (p as usize) < at) {
                         next += 1;
                     }
-                    let &(_, p) = starts.get(next)?;
+                    let &(_, p) = list.get(next)?;
                     next += 1;
+                    let cost = self.reach.min(window.end - p as usize);
+                    if cost > budget {
+                        starts = None;
+                        at = p as usize;
+                        continue;
+                    }
+                    budget -= cost;
                     Input::new(hay).span(p as usize..window.end).anchored(Anchored::Yes)
                 }
             };
@@ -245,6 +261,10 @@ impl CompiledRule {
         // whose heads reach far (`<[a-z][^>]*?` before a common ` on`) would cost more than the
         // scan they replace, and the rest of the window is scanned instead.
         let mut budget = window.len() / INNER_BUDGET_DIVISOR;
+        // Bytes the tails may read forwards, together: `ANCHOR_BUDGET` scans of the window
+        // (each run counted as reading up to its tail's reach). Past that, the rest of the
+        // window is scanned instead.
+        let mut tail_budget = window.len() * ANCHOR_BUDGET;
         while from < window.end {
             let mut best: Option<usize> = None;
             for &(_, k, b) in hits {
@@ -271,6 +291,11 @@ impl CompiledRule {
                 if best.is_some_and(|s| s <= start) {
                     continue;
                 }
+                let cost = mx.tail_reach[branch.tail].min(window.end - k);
+                if cost > tail_budget {
+                    return self.first_valid_match(single, cache, caps, hay, from..window.end, None);
+                }
+                tail_budget -= cost;
                 let tail = &mx.tails[branch.tail];
                 let tail_cache = tail_caches[branch.tail].get_or_insert_with(|| tail.create_cache());
                 let input = Input::new(hay).range(k..window.end).anchored(Anchored::Yes).earliest(true);
@@ -337,6 +362,8 @@ struct Matchers {
     single: Vec<meta::Regex>,
     /// Tails of anchored rules' regexes (`Anchor::Tail`, `Anchor::Inner`), run anchored.
     tails: Vec<meta::Regex>,
+    /// The longest match of each tail (`usize::MAX` when unbounded).
+    tail_reach: Vec<usize>,
     /// Branches of `Anchor::Inner` rules.
     inner: Vec<InnerBranch>,
     /// Heads of those branches, reversed (`InnerBranch::head`).
@@ -369,6 +396,8 @@ pub(crate) struct Inner {
     matchers: Matchers,
     pub(crate) unreadable_rule: u32,
     pub(crate) truncated_rule: u32,
+    pub(crate) duplicate_rule: u32,
+    not_listed_rule: u32,
     /// The adversarial-Unicode rules, by evasion kind.
     evasion_rules: [u32; 5],
     pub(crate) pool: Pool<Scratch, ScratchFactory>,
@@ -568,7 +597,7 @@ impl Engine {
             *scratch = self.create_scratch();
         }
         scratch.out.reset(&event.context);
-        scratch.m.budget = usize::MAX;
+        scratch.m.start_budget(inner.config.limits.max_scan_bytes);
         for (d, entry) in inner.detectors.iter().enumerate() {
             if entry.enabled && entry.imp.has_event_check() {
                 let mut emitter = EventEmitter { inner, out: &mut scratch.out, detector: d };
@@ -594,6 +623,18 @@ impl Engine {
             push_key(path, key, true);
             inner.walk(m, out, tool, Field::Extra, path, value, 0);
         }
+        for duplicate in &event.duplicates {
+            let top = duplicate.path.split(['.', '[']).next().unwrap_or("");
+            let field = match top {
+                "tool" => Field::Tool,
+                "prompt" => Field::Prompt,
+                "response" => Field::Response,
+                "metadata" => Field::Metadata,
+                _ => Field::Extra,
+            };
+            inner.shadowed(m, out, tool, field, path, duplicate, 0);
+        }
+        inner.report_overflow(m, out);
         out.finish(inner);
         &scratch.out.verdict
     }
@@ -791,6 +832,7 @@ impl Engine {
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
         let mut tails = Vec::new();
+        let mut tail_reach = Vec::new();
         let mut inner = Vec::new();
         let mut heads = Vec::new();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
@@ -824,6 +866,7 @@ impl Engine {
             let mut regex = None;
             let mut required = Required::default();
             let mut anchor = None;
+            let mut reach = usize::MAX;
             let mut value_group = false;
             if let Some(c) = &compiled {
                 let one = meta::Builder::new()
@@ -835,6 +878,7 @@ impl Engine {
                     .build_from_hir(&c.hir)
                     .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
                 value_group = one.group_info().to_index(PatternID::ZERO, "v").is_some();
+                reach = c.hir.properties().maximum_len().unwrap_or(usize::MAX);
                 if enabled {
                     regex = Some(single.len());
                     single.push(one);
@@ -937,6 +981,7 @@ impl Engine {
                                     .build_from_hir(&tail)
                                     .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
                                 found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
+                                tail_reach.push(tail.properties().maximum_len().unwrap_or(usize::MAX));
                                 tails.push(regex);
                                 break;
                             }
@@ -976,11 +1021,12 @@ impl Engine {
                                     0 => None,
                                     _ => Some(reverse_head(&Hir::concat(parts[..at].to_vec()))?),
                                 };
-                                Some((head, tail_builder().build_from_hir(&tail).ok()?, s))
+                                let reach = tail.properties().maximum_len().unwrap_or(usize::MAX);
+                                Some((head, tail_builder().build_from_hir(&tail).ok()?, reach, s))
                             })
                             .collect();
                         if let Some(built) = built {
-                            for (head, tail, s) in built {
+                            for (head, tail, reach, s) in built {
                                 let branch = inner.len() as u32;
                                 inner.push(InnerBranch {
                                     head: head.map(|h| {
@@ -989,6 +1035,7 @@ impl Engine {
                                     }),
                                     tail: tails.len(),
                                 });
+                                tail_reach.push(reach);
                                 tails.push(tail);
                                 for lit in s {
                                     derived_by.entry(lit).or_default().inner.push((rule_index, branch));
@@ -1015,6 +1062,7 @@ impl Engine {
                 regex,
                 required,
                 anchor,
+                reach,
                 value_group,
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
@@ -1062,6 +1110,8 @@ impl Engine {
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
         let truncated_rule = rule_index[detector::RULE_TRUNCATED];
+        let duplicate_rule = rule_index[detector::RULE_DUPLICATE_KEY];
+        let not_listed_rule = rule_index[detector::RULE_FINDINGS_NOT_LISTED];
         let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
         let matchers = Matchers {
@@ -1072,6 +1122,7 @@ impl Engine {
             regex_rule,
             single,
             tails,
+            tail_reach,
             inner,
             heads,
             ungated,
@@ -1088,6 +1139,8 @@ impl Engine {
             matchers,
             unreadable_rule,
             truncated_rule,
+            duplicate_rule,
+            not_listed_rule,
             evasion_rules,
             pool: Pool::new(factory),
         };
@@ -1112,6 +1165,12 @@ const MAX_START_HITS: u32 = 200;
 /// this many bytes on average: each anchored run has a fixed cost of about this many bytes
 /// of scanning.
 const ANCHOR_SPACING: usize = 24;
+/// The anchored runs of one rule in one window may read, together, at most this many times
+/// the window (each run counted at the longest it can be: the rule's or tail's longest match,
+/// or the rest of the window when that is unbounded); the rest of the window is then scanned
+/// instead. This bounds a run of near-matches to a few scans per window, while the sparse
+/// starts of ordinary text never reach it.
+const ANCHOR_BUDGET: usize = 16;
 /// Longest head (in bytes) before the tail a rule is anchored on. Bytes of UTF-8: a
 /// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
 const MAX_HEAD: usize = 160;
@@ -1299,11 +1358,16 @@ fn keyword_hits(text: &str, keywords: &[Vec<u8>], bounded: bool) -> u32 {
 const FIELDS: [Field; 6] = [Field::Event, Field::Tool, Field::Prompt, Field::Response, Field::Metadata, Field::Extra];
 
 fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Option<usize>)>) -> BuildError {
-    match rule {
-        Some((source, id, line)) if e.size_limit().is_none() => {
+    match (rule, e.size_limit()) {
+        (Some((source, id, line)), None) => {
             BuildError::rule(source, id, line, RuleProblem::Regex { position: None, message: e.to_string() })
         }
-        _ => BuildError::new(Kind::SizeLimit { limit: e.size_limit().unwrap_or(limit), message: e.to_string() }),
+        (Some((source, id, line)), Some(limit)) => {
+            BuildError::rule(source, id, line, RuleProblem::SizeLimit { limit, message: e.to_string() })
+        }
+        (None, _) => {
+            BuildError::new(Kind::SizeLimit { limit: e.size_limit().unwrap_or(limit), message: e.to_string() })
+        }
     }
 }
 
@@ -1395,7 +1459,7 @@ impl Inner {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    let _ = write!(path, "[{i}]");
+                    push_index(path, i);
                     self.walk(m, out, tool, field, path, item, json_depth);
                     path.truncate(len);
                 }
@@ -1412,10 +1476,78 @@ impl Inner {
         }
     }
 
+    /// The value a duplicated key shadowed: the duplication is reported (`SYS-003`) and the
+    /// value scanned at the key's path, as `field`. A shadowed tool name (the event's `tool`,
+    /// an MCP `params.name` given as [`Field::Tool`]) gets the tool policy too.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn shadowed(
+        &self,
+        m: &mut MatchState,
+        out: &mut Findings,
+        tool: &str,
+        field: Field,
+        path: &mut String,
+        duplicate: &DuplicateKey,
+        json_depth: usize,
+    ) {
+        out.push(
+            self,
+            self.duplicate_rule as usize,
+            None,
+            field,
+            &duplicate.path,
+            Span::default(),
+            format_args!(
+                "the key at {} appears more than once: a parser that keeps the first value reads {}, \
+                 which is scanned too",
+                duplicate.path,
+                event::json_type(&duplicate.value)
+            ),
+        );
+        path.clear();
+        path.push_str(&duplicate.path);
+        if let (Field::Tool, Value::String(name)) = (field, &duplicate.value) {
+            for (d, entry) in self.detectors.iter().enumerate() {
+                if entry.enabled {
+                    let mut emitter = EventEmitter { inner: self, out, detector: d };
+                    entry.imp.check_tool(name, path, &mut emitter);
+                }
+            }
+        }
+        self.walk(m, out, tool, field, path, &duplicate.value, json_depth);
+    }
+
+    /// The one finding for what the scan cap left unscanned in this event or message.
+    pub(crate) fn report_overflow(&self, m: &MatchState, out: &mut Findings) {
+        let over = &m.over;
+        if over.strings == 0 {
+            return;
+        }
+        let cap = self.config.limits.max_scan_bytes;
+        let more = match over.strings {
+            1 => String::new(),
+            n => format!(", in {n} strings from this one on"),
+        };
+        out.push(
+            self,
+            self.truncated_rule as usize,
+            None,
+            over.field,
+            &over.path,
+            over.span,
+            format_args!(
+                "{} bytes past the scan cap of {cap} bytes (max_scan_bytes, for the whole event or message) were not \
+                 scanned{more}",
+                over.bytes
+            ),
+        );
+    }
+
     /// A string that holds a JSON object or array is parsed and its leaves scanned too, at
-    /// `path` + `(json)`, so that escapes inside it do not hide anything. Findings of a rule
-    /// already found in the string as text are not repeated, and the leaves do not count
-    /// against the message's scan budget (the string itself did).
+    /// `path` + `(json)`, so that escapes inside it do not hide anything (nor duplicate keys
+    /// inside it: their values are scanned and reported as well). Findings of a rule already
+    /// found in the string as text are not repeated, and the leaves do not count against the
+    /// scan budget (the string itself did).
     #[allow(clippy::too_many_arguments)]
     fn scan_json_string(
         &self,
@@ -1431,19 +1563,33 @@ impl Inner {
         if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
             return;
         }
-        let Ok(parsed) = serde_json::from_str::<Value>(text) else { return };
-        let from = out.verdict.findings.len();
-        let budget = m.budget;
         let len = path.len();
         path.push_str("(json)");
-        self.walk(m, out, tool, field, path, &parsed, json_depth - 1);
+        let Ok(parsed) = json::parse_at(text.as_bytes(), path.clone()) else {
+            path.truncate(len);
+            return;
+        };
+        let from = out.verdict.findings.len();
+        let budget = m.budget;
+        self.walk(m, out, tool, field, path, &parsed.value, json_depth - 1);
         path.truncate(len);
         m.budget = budget;
         out.dedupe_since(from, path);
+        let at = path.clone();
+        for duplicate in &parsed.duplicates {
+            self.shadowed(m, out, tool, field, path, duplicate, json_depth - 1);
+        }
+        m.budget = budget;
+        path.clear();
+        path.push_str(&at);
     }
 
     /// Scans one string: one Aho-Corasick pass and at most one regex-union pass over its view.
     /// Returns whether the whole string was scanned (the scan cap did not cut it).
+    ///
+    /// The cap (`max_scan_bytes`) is a budget for the whole event or message: every string
+    /// scanned uses it up, so neither one long string nor many short ones get content past it
+    /// unscanned without a `SYS-002` finding (which the fail mode acts on).
     pub(crate) fn scan_text(
         &self,
         m: &mut MatchState,
@@ -1456,40 +1602,24 @@ impl Inner {
         if full.is_empty() {
             return true;
         }
-        let cap = self.config.limits.max_scan_bytes;
-        let per_message = m.budget != usize::MAX;
-        let allowed = cap.min(m.budget);
-        let text = if full.len() > allowed {
-            let cut = floor_char_boundary(full, allowed);
-            if per_message {
-                // One finding per message, at the first string the cap cut, written at the end.
-                let over = &mut m.over;
-                if over.strings == 0 {
-                    over.path.clear();
-                    over.path.push_str(path);
-                    over.field = field;
-                    over.span = Span { start: cut, end: full.len() };
-                }
-                over.strings += 1;
-                over.bytes += full.len() - cut;
-            } else {
-                out.push(
-                    self,
-                    self.truncated_rule as usize,
-                    None,
-                    field,
-                    path,
-                    Span { start: cut, end: full.len() },
-                    format_args!("{} bytes past the {cap}-byte scan cap were not scanned", full.len() - cut),
-                );
+        let text = if full.len() > m.budget {
+            let cut = floor_char_boundary(full, m.budget);
+            // One finding per event or message, at the first string the cap cut, written at
+            // the end (`report_overflow`).
+            let over = &mut m.over;
+            if over.strings == 0 {
+                over.path.clear();
+                over.path.push_str(path);
+                over.field = field;
+                over.span = Span { start: cut, end: full.len() };
             }
+            over.strings += 1;
+            over.bytes += full.len() - cut;
             &full[..cut]
         } else {
             full
         };
-        if per_message {
-            m.budget -= text.len();
-        }
+        m.budget -= text.len();
         if !text.is_empty() {
             self.scan_layer(m, out, tool, field, path, text, None, 0);
         }
@@ -1700,7 +1830,16 @@ impl Inner {
                             let tail = &mx.tails[t];
                             let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
                             let end = window.end;
+                            // The first hit where the tail matches; or, once the tail runs
+                            // have read a window's worth, the next hit (the scan from there
+                            // finds the same match, if any).
+                            let mut budget = window.len() * ANCHOR_BUDGET;
                             let hit = at.iter().find(|&&(_, p)| {
+                                let cost = mx.tail_reach[t].min(end - p as usize);
+                                if cost > budget {
+                                    return true;
+                                }
+                                budget -= cost;
                                 let input =
                                     Input::new(hay).span(p as usize..end).anchored(Anchored::Yes).earliest(true);
                                 tail.search_half_with(tail_cache, &input).is_some()
@@ -1824,32 +1963,6 @@ impl Inner {
     }
 }
 
-/// Writes one object key onto a JSON path: `.key` for identifiers, `["key"]` otherwise.
-pub(crate) fn push_key(path: &mut String, key: &str, top: bool) {
-    let ident = !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && !key.as_bytes()[0].is_ascii_digit();
-    if ident {
-        if !top {
-            path.push('.');
-        }
-        path.push_str(key);
-        return;
-    }
-    path.push_str("[\"");
-    for c in key.chars() {
-        match c {
-            '"' => path.push_str("\\\""),
-            '\\' => path.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(path, "\\u{:04x}", c as u32);
-            }
-            c => path.push(c),
-        }
-    }
-    path.push_str("\"]");
-}
-
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
@@ -1951,13 +2064,21 @@ pub(crate) struct MatchState {
     /// Decoded text, one buffer per decoding depth.
     decoded: [String; MAX_DECODE_DEPTH],
     decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
-    /// Bytes the current message may still scan (`usize::MAX` for an event, whose cap is per
-    /// string), and what the per-message cap left unscanned.
+    /// Bytes the current event or message may still scan, and what the cap left unscanned.
     pub(crate) budget: usize,
     pub(crate) over: Overflow,
 }
 
-/// What a per-message scan cap left unscanned.
+impl MatchState {
+    /// A new event or message, with `cap` bytes to scan.
+    pub(crate) fn start_budget(&mut self, cap: usize) {
+        self.budget = cap;
+        self.over.strings = 0;
+        self.over.bytes = 0;
+    }
+}
+
+/// What the scan cap left unscanned in an event or message.
 #[derive(Default)]
 pub(crate) struct Overflow {
     pub(crate) strings: usize,
@@ -1982,7 +2103,11 @@ const MAX_DECODE_DEPTH: usize = 2;
 pub(crate) struct Findings {
     pub(crate) verdict: Verdict,
     spare: Vec<Finding>,
+    /// Findings past `MAX_FINDINGS`: how many, and the highest action and severity among
+    /// them (they count in the verdict's action although they are not listed).
     dropped: usize,
+    dropped_action: Action,
+    dropped_severity: Option<Severity>,
 }
 
 impl Findings {
@@ -2015,6 +2140,8 @@ impl Findings {
         self.verdict.context.assign_from(context);
         self.verdict.message = None;
         self.dropped = 0;
+        self.dropped_action = Action::Allow;
+        self.dropped_severity = None;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2028,10 +2155,6 @@ impl Findings {
         span: Span,
         reason: fmt::Arguments<'_>,
     ) {
-        if self.verdict.findings.len() >= MAX_FINDINGS {
-            self.dropped += 1;
-            return;
-        }
         let rule = &inner.rules[r];
         if !rule.enabled {
             return;
@@ -2044,6 +2167,12 @@ impl Findings {
         }
         if let Some(cap) = d.cap {
             severity = severity.min(cap);
+        }
+        if self.verdict.findings.len() >= MAX_FINDINGS {
+            self.dropped += 1;
+            self.dropped_action = self.dropped_action.max(action_of(inner, &rule.id, severity));
+            self.dropped_severity = self.dropped_severity.max(Some(severity));
+            return;
         }
         let mut f = self.spare.pop().unwrap_or_else(Finding::blank);
         f.detector.clone_from(&d.code);
@@ -2062,39 +2191,53 @@ impl Findings {
     }
 
     pub(crate) fn finish(&mut self, inner: &Inner) {
+        let mut action = Action::Allow;
+        let mut severity = None;
         if self.dropped > 0 {
-            let dropped = self.dropped;
-            self.dropped = 0;
-            // Make room for the note so it is never itself dropped.
+            // Make room for the note so it is never itself dropped; the finding it replaces
+            // is counted with the other unlisted ones.
             if let Some(last) = self.verdict.findings.pop() {
+                self.dropped += 1;
+                self.dropped_action = self.dropped_action.max(action_of(inner, &last.rule, last.severity));
+                self.dropped_severity = self.dropped_severity.max(Some(last.severity));
                 self.spare.push(last);
             }
+            action = self.dropped_action;
+            severity = self.dropped_severity;
+            let dropped = self.dropped;
+            self.dropped = 0;
             self.push(
                 inner,
-                inner.truncated_rule as usize,
+                inner.not_listed_rule as usize,
                 None,
                 Field::Event,
                 "",
                 Span::default(),
-                format_args!("more than {MAX_FINDINGS} findings: {} not listed", dropped + 1),
+                format_args!(
+                    "more than {MAX_FINDINGS} findings: {dropped} not listed (up to {}; the action counts them)",
+                    severity.map_or("low", Severity::as_str)
+                ),
             );
         }
-        let mut action = Action::Allow;
-        let mut severity = None;
         for f in &self.verdict.findings {
-            let a = if &*f.rule == detector::RULE_UNREADABLE {
-                match inner.config.fail_mode {
-                    FailMode::Closed => Action::Block,
-                    FailMode::Open => Action::Allow,
-                }
-            } else {
-                inner.config.actions.action_for(f.severity)
-            };
-            action = action.max(a);
+            action = action.max(action_of(inner, &f.rule, f.severity));
             severity = severity.max(Some(f.severity));
         }
         self.verdict.action = action;
         self.verdict.severity = severity;
+    }
+}
+
+/// The action a finding calls for: for content that was not read or not scanned (`SYS-001`,
+/// `SYS-002`) the fail mode decides; for every other finding, the severity → action table.
+fn action_of(inner: &Inner, rule: &str, severity: Severity) -> Action {
+    if rule == detector::RULE_UNREADABLE || rule == detector::RULE_TRUNCATED {
+        match inner.config.fail_mode {
+            FailMode::Closed => Action::Block,
+            FailMode::Open => Action::Allow,
+        }
+    } else {
+        inner.config.actions.action_for(severity)
     }
 }
 

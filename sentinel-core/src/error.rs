@@ -62,6 +62,7 @@ pub(crate) enum RuleProblem {
     UnknownDetector { detector: String },
     UnknownRule { context: &'static str },
     Regex { position: Option<Position>, message: String },
+    SizeLimit { limit: usize, message: String },
     MatchesEmpty,
     NoMatcher,
     EmptyKeyword,
@@ -118,7 +119,9 @@ impl BuildError {
     /// The size limit that was exceeded, when that is the error.
     pub fn size_limit(&self) -> Option<usize> {
         match &*self.kind {
-            Kind::SizeLimit { limit, .. } => Some(*limit),
+            Kind::SizeLimit { limit, .. } | Kind::Rule { problem: RuleProblem::SizeLimit { limit, .. }, .. } => {
+                Some(*limit)
+            }
             _ => None,
         }
     }
@@ -136,7 +139,7 @@ impl fmt::Display for BuildError {
             Kind::Toml { source, position: None, message } => write!(f, "{source}: {message}"),
             Kind::Config { message } => write!(f, "invalid configuration: {message}"),
             Kind::SizeLimit { limit, message } => {
-                write!(f, "the compiled rules exceed the size limit of {limit} bytes: {message}")
+                write!(f, "the compiled rules together exceed the size limit of {limit} bytes: {message}")
             }
             Kind::Rule { source, rule, line, problem } => {
                 match line {
@@ -153,6 +156,9 @@ impl fmt::Display for BuildError {
                         write!(f, "invalid regex at pattern offset {} ({p}): {message}", p.offset)
                     }
                     RuleProblem::Regex { position: None, message } => write!(f, "invalid regex: {message}"),
+                    RuleProblem::SizeLimit { limit, message } => {
+                        write!(f, "pattern compiles past the size limit of {limit} bytes: {message}")
+                    }
                     RuleProblem::MatchesEmpty => {
                         f.write_str("pattern can match the empty string, so it would fire on every input")
                     }

@@ -1,5 +1,6 @@
 //! The MCP event as shared/seeds/001 defines it, and its typed parse errors.
 
+use crate::json::{parse_json, DuplicateKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -41,6 +42,11 @@ pub struct Event {
     /// Top-level fields beyond the known ones; scanned like metadata.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The values of keys that appeared more than once in the JSON this event was read from
+    /// (filled by [`Event::from_json`]; the fields above hold the last value of each key).
+    /// Each is scanned at its path as well, and the duplication is reported (`SYS-003`).
+    #[serde(skip)]
+    pub duplicates: Vec<DuplicateKey>,
 }
 
 /// The optional audit fields of an event (shared/seeds/002), carried through to its verdict.
@@ -106,12 +112,16 @@ impl Event {
     /// Parses one event from JSON bytes.
     ///
     /// Errors name the field and what was expected; JSON syntax errors carry line and column.
+    /// A key that appears more than once keeps its last value in the fields, and every
+    /// earlier one in [`Event::duplicates`].
     pub fn from_json(json: &[u8]) -> Result<Event, EventError> {
         if json.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(EventError::new(EventErrorKind::Empty));
         }
-        let value: Value = serde_json::from_slice(json).map_err(EventError::from_json_error)?;
-        Event::from_value(value)
+        let parsed = parse_json(json).map_err(EventError::from_json_error)?;
+        let mut event = Event::from_value(parsed.value)?;
+        event.duplicates = parsed.duplicates;
+        Ok(event)
     }
 
     /// Builds an event from an already parsed JSON value.
@@ -163,7 +173,18 @@ impl Event {
                 }
             }
         }
-        Ok(Event { timestamp, user, agent, tool, prompt, response, metadata, context, extra: map })
+        Ok(Event {
+            timestamp,
+            user,
+            agent,
+            tool,
+            prompt,
+            response,
+            metadata,
+            context,
+            extra: map,
+            duplicates: Vec::new(),
+        })
     }
 }
 

@@ -52,7 +52,8 @@
 //!
 //! Broken pretty-printed input is resynchronised where the JSON cannot be valid: an object
 //! that meets `{` at its own top level other than after a `:` is missing its closing brace,
-//! and the record ends there; a string that meets a raw newline is unterminated, and the
+//! and the record ends there; so does a record that meets `{` in column 1 right after a value
+//! (not after `:`, `,` or `[`), such as the next line after an unclosed `[`; a string that meets a raw newline is unterminated, and the
 //! record runs to the next line that starts a new object (in value mode, a `{` in column 1;
 //! in array mode, a `{` on the line after one ending with `,`).
 //!
@@ -700,6 +701,12 @@ impl Scan for Framer {
                 b'{' | b'[' => {
                     if b == b'{' && self.top_object && self.depth == 1 && self.last_sig != b':' {
                         // `{` where a key must be: this object is missing its `}`.
+                        return self.stop(End::Before, Step::Before);
+                    }
+                    if b == b'{' && line_start && self.depth > 0 && !matches!(self.last_sig, b':' | b',' | b'[') {
+                        // An object in column 1 right after a value, inside this record: it
+                        // cannot belong to it (a value there needs a `,` before it), so the
+                        // record is missing its closing brackets and the next one starts here.
                         return self.stop(End::Before, Step::Before);
                     }
                     self.depth += 1;

@@ -47,7 +47,9 @@ mod detector;
 mod engine;
 mod error;
 mod event;
+pub mod framing;
 pub mod input;
+mod json;
 mod keywords;
 mod mcp;
 mod normalize;
@@ -60,16 +62,17 @@ mod verdict;
 
 pub use config::{
     Config, DetectorConfig, FailMode, Limits, McpConfig, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS,
-    DEFAULT_SCAN_MIMES,
+    DEFAULT_MAX_SCAN_BYTES, DEFAULT_SCAN_MIMES,
 };
 pub use detector::{
-    Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_PROMPT_SIZE,
-    RULE_RESPONSE_SIZE, RULE_TOOL_CHANGED, RULE_TOOL_NOT_ALLOWED, RULE_TOOL_SHADOWED, RULE_TRUNCATED, RULE_UNREADABLE,
-    SCAN_INTEGRITY, TOOL_INTEGRITY, UNICODE_RULES,
+    Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_DUPLICATE_KEY,
+    RULE_FINDINGS_NOT_LISTED, RULE_PROMPT_SIZE, RULE_RESPONSE_SIZE, RULE_TOOL_CHANGED, RULE_TOOL_NOT_ALLOWED,
+    RULE_TOOL_SHADOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY, TOOL_INTEGRITY, UNICODE_RULES,
 };
 pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
 pub use error::{BuildError, Position};
 pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
+pub use json::{parse_json, DuplicateKey, ParsedJson};
 pub use mcp::{definition_hash, Direction, MessageContext, MessageInfo, PinCheck, PinError, ToolPins};
 pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};
 pub use severity::{Action, ActionMap, ParseEnumError, Severity};

@@ -32,9 +32,15 @@
 //! A string that holds a JSON object or array is also parsed and its leaves scanned, at the
 //! path `…(json).key`, to [`McpConfig::max_json_depth`] levels.
 //!
-//! The scan cap ([`crate::Limits::max_scan_bytes`]) applies per message: strings are scanned
-//! in order until the message has used it up; what is left is not skipped silently but
-//! reported by one `SYS-002` finding (at the first string the cap cut).
+//! The scan cap ([`crate::Limits::max_scan_bytes`], 16 MiB by default) applies per message:
+//! strings are scanned in order until the message has used it up, whether in one string or in
+//! many; what is left is reported by one `SYS-002` finding (at the first string the cap cut),
+//! and the fail mode decides: blocked under `fail_closed`, let through with the finding under
+//! `fail_open`.
+//!
+//! A key that appears more than once in an object (parsed by [`Engine::scan_message_json`], or
+//! given in [`MessageContext::duplicates`]) has every value scanned, and the duplication is
+//! reported (`SYS-003`, high).
 //!
 //! [`ToolPins`] remembers each server's tool definitions and reports a definition that changed
 //! (`MCP-001`, a rug pull) and a tool name another server already offers (`MCP-002`).
@@ -43,8 +49,9 @@
 //! [`McpConfig::max_json_depth`]: crate::McpConfig::max_json_depth
 
 use crate::detector::{RULE_TOOL_CHANGED, RULE_TOOL_SHADOWED};
-use crate::engine::{push_key, EventEmitter, Findings, Inner, MatchState};
+use crate::engine::{EventEmitter, Findings, Inner, MatchState};
 use crate::event::{EventContext, Field};
+use crate::json::{push_key, DuplicateKey};
 use crate::verdict::{Span, Verdict};
 use crate::{Engine, Scratch};
 use base64::Engine as _;
@@ -109,6 +116,10 @@ pub struct MessageContext<'a> {
     pub server: Option<&'a str>,
     /// Tool pins to check `tools/list` results against (and record new tools in).
     pub pins: Option<&'a ToolPins>,
+    /// The values duplicated keys shadowed when the message was parsed ([`crate::parse_json`]):
+    /// each is scanned at its path and reported (`SYS-003`). [`Engine::scan_message_json`]
+    /// fills this itself.
+    pub duplicates: &'a [DuplicateKey],
 }
 
 /// The MCP message a verdict is about.
@@ -169,24 +180,27 @@ impl Engine {
         let Scratch { m, path, out, .. } = scratch;
         out.reset(&EventContext::default());
         out.verdict.context.server = context.server.map(str::to_string);
-        m.budget = inner.config.limits.max_scan_bytes;
-        m.over.strings = 0;
-        m.over.bytes = 0;
+        m.start_budget(inner.config.limits.max_scan_bytes);
         path.clear();
         let mut info = MessageInfo { direction, ..MessageInfo::default() };
         let mut walker = Walker { inner, m, out, path, context };
         walker.message(message, &mut info);
-        walker.report_overflow();
+        walker.shadowed(&info);
+        inner.report_overflow(m, out);
         out.verdict.message = Some(info);
         out.finish(inner);
         &out.verdict
     }
 
-    /// Parses a JSON-RPC message and scans it. A message that is not JSON gives the fail-mode
-    /// verdict, with the line and column of the error.
+    /// Parses a JSON-RPC message and scans it, every value of a duplicated key included. A
+    /// message that is not JSON gives the fail-mode verdict, with the line and column of the
+    /// error.
     pub fn scan_message_json(&self, json: &[u8], direction: Direction, context: &MessageContext<'_>) -> Verdict {
-        match serde_json::from_slice::<Value>(json) {
-            Ok(message) => self.scan_message_in(&message, direction, context),
+        match crate::parse_json(json) {
+            Ok(parsed) => {
+                let context = MessageContext { duplicates: &parsed.duplicates, ..*context };
+                self.scan_message_in(&parsed.value, direction, &context)
+            }
             Err(e) => {
                 let mut verdict = self.failure_verdict(format_args!(
                     "the message is not valid JSON at line {}, column {}: {e}",
@@ -458,27 +472,30 @@ impl Walker<'_, '_> {
         self.inner.walk(self.m, self.out, tool, field, self.path, value, depth);
     }
 
-    /// The one finding for what the per-message cap left unscanned.
-    fn report_overflow(&mut self) {
-        let over = &self.m.over;
-        if over.strings == 0 {
-            return;
+    /// The values the message's duplicated keys shadowed, each scanned as the part of the
+    /// message it is in.
+    fn shadowed(&mut self, info: &MessageInfo) {
+        let request = info.direction == Direction::Request;
+        let tool = info.tool.as_deref().unwrap_or("");
+        let depth = self.inner.config.mcp.max_json_depth;
+        for duplicate in self.context.duplicates {
+            // Without the batch index: `[2].params.name` is `params.name` of element 2.
+            let path = duplicate.path.trim_start_matches(|c: char| c == '[' || c == ']' || c.is_ascii_digit());
+            let path = path.strip_prefix('.').unwrap_or(path);
+            let field = if path == "params.name" && request {
+                Field::Tool
+            } else if ["params.messages", "params.systemPrompt", "params.message", "result.messages"]
+                .iter()
+                .any(|p| path.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '['])))
+            {
+                Field::Prompt
+            } else if request {
+                Field::Metadata
+            } else {
+                Field::Response
+            };
+            self.inner.shadowed(self.m, self.out, tool, field, self.path, duplicate, depth);
         }
-        let cap = self.inner.config.limits.max_scan_bytes;
-        let more = match over.strings {
-            1 => String::new(),
-            n => format!(", in {n} strings from this one on"),
-        };
-        let rule = self.inner.truncated_rule as usize;
-        self.out.push(
-            self.inner,
-            rule,
-            None,
-            over.field,
-            &over.path,
-            over.span,
-            format_args!("{} bytes past the {cap}-byte per-message scan cap were not scanned{more}", over.bytes),
-        );
     }
 }
 

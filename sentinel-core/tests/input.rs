@@ -134,6 +134,22 @@ fn pretty_object_missing_its_closing_brace_does_not_swallow_the_next() {
 }
 
 #[test]
+fn a_first_record_with_an_unclosed_bracket_does_not_swallow_the_next_lines() {
+    // NDJSON whose first line never closes its `[`: the lines after it are records of their own.
+    let broken = event_json("a").replace(r#""response":"r"}"#, r#""response":"r","metadata":[1,2"#);
+    let input = format!("{broken}\n{}\n{}\n", event_json("os_shell"), event_json("c"));
+    let got = summary(input.as_bytes());
+    eqnice!(3, got.len(), "{got:?}");
+    assert!(matches!(got[0].2, Err(EventErrorKind::Syntax { .. })), "{got:?}");
+    eqnice!((1, 2, Ok("os_shell".to_string())), got[1].clone(), "second");
+    eqnice!((2, 3, Ok("c".to_string())), got[2].clone(), "third");
+    // Pretty-printed with no indent, where nested objects are in column 1 too, still frames.
+    let flat = "{\n\"metadata\": [\n{\n\"k\": 1\n},\n{\n\"k\": 2\n}\n],\n\"tool\": \"t\"\n}\n";
+    let got = items(flat.as_bytes());
+    eqnice!(1, got.len(), "{got:?}");
+}
+
+#[test]
 fn pretty_object_with_an_unterminated_string_resynchronises() {
     let input = format!("{}\n{{\n  \"tool\": \"oops,\n  \"user\": \"u\"\n}}\n{}", pretty("a"), pretty("c"));
     let got = summary(input.as_bytes());

@@ -7,6 +7,7 @@ mod macros;
 mod alloc;
 mod errors;
 mod evasion;
+mod hostile;
 mod input;
 mod mcp;
 mod policy;

@@ -216,7 +216,7 @@ fn the_scan_cap_applies_per_message_and_what_it_leaves_is_reported() {
     eqnice!(20, over[0].span.start);
     // 60 bytes of b, the 63 of c and the 1 of the tool name (params are walked in key order).
     assert!(over[0].reason.contains("124 bytes") && over[0].reason.contains("3 strings"), "{}", over[0].reason);
-    eqnice!(Action::Warn, verdict.action, "SYS-002 is medium: warned, never silently allowed");
+    eqnice!(Action::Block, verdict.action, "unscanned content is blocked under fail_closed");
     // Under the cap, the same message is scanned whole.
     let verdict = engine_with(|c| c.limits.max_scan_bytes = 1000).scan_message(&message, Direction::Request);
     assert!(verdict.findings_in("prompt_injection").any(|_| true) && !verdict.has_rule("SYS-002"), "{verdict:?}");

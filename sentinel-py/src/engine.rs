@@ -99,12 +99,10 @@ impl PyEngine {
 
 fn rule_sources(rules: &Bound<'_, PyAny>) -> PyResult<Vec<Pack>> {
     let one = |item: &Bound<'_, PyAny>, label: String| -> PyResult<Pack> {
+        // The type says which: a `str` is TOML text, an `os.PathLike` a file. (Never the
+        // content: a path with `=` in it, or a pack without one, must not be mistaken.)
         if let Ok(s) = item.cast::<PyString>() {
-            let text = s.to_cow()?.into_owned();
-            if text.contains('\n') || text.contains('=') {
-                return Ok(Pack::Toml(label, text));
-            }
-            return Ok(Pack::File(PathBuf::from(text)));
+            return Ok(Pack::Toml(label, s.to_cow()?.into_owned()));
         }
         if item.hasattr("__fspath__")? {
             return Ok(Pack::File(item.extract::<PathBuf>()?));
@@ -153,8 +151,8 @@ impl PyEngine {
     /// Builds an engine: the built-in rules (unless ``builtin_rules=False``), the packs in
     /// ``rules``, and the policy given by the other options. ``None`` means the default.
     ///
-    /// ``rules`` is a path (``str`` or ``os.PathLike``) to a TOML rule pack, TOML text (a
-    /// ``str`` holding a newline or ``=``), or a list of them, applied in order. ``actions``
+    /// ``rules`` is a rule pack or a list of them, applied in order: TOML text as a ``str``, or
+    /// a file as an ``os.PathLike`` (``pathlib.Path``). The type decides, never the content. ``actions``
     /// maps severities to actions (``{"medium": "block"}``; unnamed severities keep the
     /// default: critical and high block, medium warns, low allows). ``tools`` and
     /// ``detectors`` take the core configuration's form: ``{"allow": [...], "deny": [...],
@@ -235,6 +233,15 @@ impl PyEngine {
         if !builtin_rules {
             builder = builder.without_builtin_rules();
         }
+        // A one-line `str` that fails to build was most likely meant as a path: say how to
+        // pass one.
+        let one_line: Vec<String> = packs
+            .iter()
+            .filter_map(|p| match p {
+                Pack::Toml(label, text) if !text.trim().contains('\n') => Some(label.clone()),
+                _ => None,
+            })
+            .collect();
         for pack in packs {
             builder = match pack {
                 Pack::Toml(label, text) => builder.rules_toml(&label, &text),
@@ -244,7 +251,12 @@ impl PyEngine {
         let built = py.detach(move || catch_unwind(AssertUnwindSafe(move || builder.build())));
         match built {
             Ok(Ok(engine)) => Ok(PyEngine { engine }),
-            Ok(Err(e)) => Err(build_error(py, &e)),
+            Ok(Err(e)) => {
+                let note = e.source_name().is_some_and(|s| one_line.iter().any(|l| l == s)).then_some(
+                    "a str given as rules is TOML text; to read a rule pack from a file, pass a pathlib.Path",
+                );
+                Err(build_error(py, &e, note))
+            }
             Err(payload) => Err(panic_error(py, payload)),
         }
     }
@@ -368,12 +380,16 @@ impl PyEngine {
                 tool: tool.as_deref(),
                 server: server.as_deref(),
                 pins: pins.as_deref(),
+                ..MessageContext::default()
             };
             let result = py.detach(|| {
                 catch_unwind(AssertUnwindSafe(|| match ready {
                     Ready::Value(value) => Ok(engine.scan_message_in(&value, direction, &context)),
                     Ready::Text(bytes) => match parse_message(&bytes) {
-                        Ok(value) => Ok(engine.scan_message_in(&value, direction, &context)),
+                        Ok(parsed) => {
+                            let context = MessageContext { duplicates: &parsed.duplicates, ..context };
+                            Ok(engine.scan_message_in(&parsed.value, direction, &context))
+                        }
                         Err(bad) => Err(Box::new((bad, engine.scan_message_json(&bytes, direction, &context)))),
                     },
                     Ready::Bad(bad) => {

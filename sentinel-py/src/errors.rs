@@ -30,8 +30,11 @@ fn build(py: Python<'_>, class: &str, message: &str, attributes: &Bound<'_, PyDi
 }
 
 /// A `RuleError` (a pack or rule is wrong) or a `ConfigError` (the configuration is).
-pub fn build_error(py: Python<'_>, error: &BuildError) -> PyErr {
-    let message = error.to_string();
+pub fn build_error(py: Python<'_>, error: &BuildError, note: Option<&str>) -> PyErr {
+    let message = match note {
+        Some(note) => format!("{error} ({note})"),
+        None => error.to_string(),
+    };
     let attrs = PyDict::new(py);
     let result = (|| -> PyResult<()> {
         if error.source_name().is_none() && error.size_limit().is_none() {

@@ -239,9 +239,10 @@ impl BadInput {
     }
 }
 
-/// Parses the JSON text of an MCP message (a JSON-RPC object or batch).
-pub fn parse_message(bytes: &[u8]) -> Result<Value, BadInput> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// Parses the JSON text of an MCP message (a JSON-RPC object or batch), keeping the values
+/// duplicated keys shadow (they are scanned too).
+pub fn parse_message(bytes: &[u8]) -> Result<sentinel_core::ParsedJson, BadInput> {
+    sentinel_core::parse_json(bytes).map_err(|e| {
         let mut message = e.to_string();
         // serde_json appends " at line L column C"; the position is reported on its own.
         if let Some(pos) = message.rfind(" at line ") {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import mcp_sentinel
-from mcp_sentinel import Engine, Finding, MessageInfo, Rule, ToolPins, Verdict
+from mcp_sentinel import Engine, Finding, MessageInfo, Rule, RuleError, ToolPins, Verdict
 
 from _support import ACME_RULE, event
 
@@ -168,12 +168,26 @@ def test_builtin_rules_can_be_left_out() -> None:
 def test_user_pack_as_text_path_pathlike_and_list(tmp_path: Path) -> None:
     pack = tmp_path / "acme.toml"
     pack.write_text(ACME_RULE, encoding="utf-8")
-    for rules in (ACME_RULE, str(pack), pack, [pack], (ACME_RULE,)):
+    for rules in (ACME_RULE, pack, [pack], (ACME_RULE,), [str(pack.read_text(encoding="utf-8"))]):
         engine = Engine(rules=rules)  # type: ignore[arg-type]
         verdict = engine.scan(ACME_EVENT)
         assert verdict.blocked and verdict.has_rule("ACME-001"), rules
     rule = Engine(rules=pack).rule("ACME-001")
     assert rule is not None and rule.source == str(pack)
+
+
+def test_the_type_tells_a_path_from_toml_text(tmp_path: Path) -> None:
+    # A file whose path holds `=`: a PathLike is read as a file...
+    odd = tmp_path / "team=acme.toml"
+    odd.write_text(ACME_RULE, encoding="utf-8")
+    assert Engine(rules=odd).scan(ACME_EVENT).has_rule("ACME-001")
+    # ...and a str is TOML text, never a path, whatever it holds: a one-line str that is not
+    # a pack says how to pass a file.
+    with pytest.raises(RuleError) as raised:
+        Engine(rules=str(odd))
+    assert "pass a pathlib.Path" in str(raised.value), raised.value
+    # A one-line pack with `=` in it is TOML.
+    assert not Engine(rules='disable = ["KW-001"]').scan(event(prompt="please delete all records")).has_rule("KW-001")
 
 
 def test_user_pack_disables_and_overrides(engine: Engine) -> None:

@@ -51,7 +51,7 @@ class Engine:
         builtin_rules: bool = True,
     ) -> Engine:
         """Builds an engine. ``None`` means the default: profile ``"security"``, critical and
-        high block / medium warns / low allows, ``max_scan_bytes=262144``,
+        high block / medium warns / low allows, ``max_scan_bytes=16777216``,
         ``max_prompt_chars=3000``, ``max_response_chars=5000``, ``fail_mode="fail_closed"``,
         the core's MIME list, ``max_json_depth=3``, the default tool policy.
 
