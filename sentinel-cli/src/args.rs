@@ -65,6 +65,12 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "SECS")]
     pub(crate) timeout: Option<f64>,
 
+    /// Largest message (one JSON-RPC line, without its newline) the proxy relays, in bytes; a
+    /// longer one is never forwarded, the rest of it is discarded as it arrives, and the peer
+    /// waiting on its id gets an error [env: SENTINEL_MCP_MAX_MESSAGE_BYTES; default: 67108864].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_message_bytes: Option<u64>,
+
     /// Log decisions as NDJSON on standard error [env: SENTINEL_MCP_LOG_JSON=1].
     #[arg(long)]
     pub(crate) log_json: bool,
@@ -311,5 +317,20 @@ mod tests {
         let p = proxy(&["sentinel", "proxy", "--", "srv", "--target", "x"]);
         assert_eq!(p.command, ["srv", "--target", "x"]);
         assert!(Cli::try_parse_from(["sentinel", "proxy"]).is_err(), "a command is required");
+    }
+
+    #[test]
+    fn proxy_max_message_bytes_is_a_positive_number() {
+        assert_eq!(
+            proxy(&["sentinel", "proxy", "--max-message-bytes", "65536", "--", "srv"]).max_message_bytes,
+            Some(65536)
+        );
+        assert_eq!(proxy(&["sentinel", "proxy", "--", "srv"]).max_message_bytes, None);
+        for bad in ["0", "-1", "lots"] {
+            assert!(
+                Cli::try_parse_from(["sentinel", "proxy", "--max-message-bytes", bad, "--", "srv"]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -13,9 +13,48 @@
 //!   verdict in `error.data.sentinel` (or, with `--block-style tool-error`, a `tools/call`
 //!   result with `isError: true`). A blocked notification is dropped and logged.
 //!
-//! Lines that are not JSON: under `fail_closed` (the default) they are not forwarded and are
-//! logged; the host is told with a JSON-RPC parse error (-32700, id null). Under `fail_open`
-//! they are forwarded and logged. Blank lines carry nothing and are ignored.
+//! A blocked response is answered only when its id is one the other side is waiting for (its
+//! request went through the proxy and is not answered yet), so no request is answered twice.
+//!
+//! Batches (JSON-RPC 2.0 §6, MCP protocol versions before 2025-06-18): each element is scanned
+//! on its own, a response element knowing the method (and tool) of the request it answers, a
+//! request element as a request; every response element resolves its id from the other side's
+//! pending requests, whatever the decision. Each element's decision is logged and audited (the
+//! audit record says where it sits in its batch and what became of the batch). The batch is
+//! forwarded byte for byte when no element is blocked; when one is, none of it is forwarded,
+//! and each id that someone waits for gets the block error exactly once, in one batch per side:
+//! the sender for the batch's requests, the other side for the requests the batch's responses
+//! answer. An element that is not blocked itself gets the reason of the most severe blocked
+//! one.
+//!
+//! Lines that are not JSON are logged. Under `fail_closed` (the default) they are not
+//! forwarded; from the host, the host is told with a JSON-RPC parse error (-32700, id null);
+//! from the server, nothing is sent to anyone (the server is not answered: a line that is not
+//! JSON has no id). Under `fail_open` they are forwarded. Blank lines carry nothing and are
+//! ignored.
+//!
+//! Over-size lines (longer than `--max-message-bytes`, 64 MiB by default, not counting the
+//! newline): the proxy never holds more than that of a line; the rest is discarded as it
+//! arrives, while a streaming tokenizer ([`sentinel_core::framing`]) reads the top-level `id`
+//! and `method` wherever they are. The line is never forwarded, whatever the fail mode (it
+//! cannot be scanned), and is logged and audited (`event=oversize decision=block`). Then, with
+//! code [`TOO_LARGE`] (or a `tools/call` result with `isError: true` under
+//! `--block-style tool-error`):
+//! - a response (a `result` or `error`, no `method`) whose id the other side waits for: its
+//!   pending entry is removed and the waiting side gets the error for that id (the host for a
+//!   server's response, the server for the host's), so it does not hang; a response nobody
+//!   waits for is only logged;
+//! - any other line with an id (a request) is answered to its sender;
+//! - without an id: a notification (it has a `method`) or a response is only logged; from the
+//!   host, any other line gets the error with id null (as an unreadable request does); from
+//!   the server, nothing is sent.
+//!
+//! The id and method are read only at the top level of a JSON object, and only when they are
+//! short (a number or string id, a string method, at most
+//! [`sentinel_core::framing::MAX_CAPTURE`] bytes); otherwise the line counts as one without
+//! them.
+//!
+//! The proxy goes on relaying the next line in every case.
 //!
 //! Lifecycle: when the host closes the proxy's stdin (or signals the proxy), the server's stdin
 //! is closed; after the grace period it gets SIGTERM, after another grace period SIGKILL (its
@@ -25,12 +64,15 @@
 
 use crate::args::{BlockStyle, ProxyArgs};
 use crate::settings::{self, SetupError};
-use sentinel_core::{Action, Direction, Engine, MessageContext, Scratch, Severity, ToolPins, Verdict};
+use sentinel_core::framing::{Line, LineReader};
+use sentinel_core::{
+    Action, Direction, DuplicateKey, Engine, MessageContext, ParsedJson, Scratch, Severity, ToolPins, Verdict,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +89,11 @@ pub(crate) const SERVER_GONE: i64 = -32052;
 /// How long the proxy drains the server's stdout after the server exited, before it stops the
 /// processes the server left holding it.
 const DRAIN: Duration = Duration::from_millis(300);
+/// JSON-RPC error code for a message longer than `--max-message-bytes`, which the proxy
+/// discarded unread.
+pub(crate) const TOO_LARGE: i64 = -32053;
+/// The default of `--max-message-bytes`: 64 MiB.
+pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
 /// JSON-RPC error code for a line that is not JSON (the JSON-RPC "Parse error").
 pub(crate) const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC "Invalid Request" (an empty batch).
@@ -75,6 +122,8 @@ struct Proxy {
     host_gone: AtomicBool,
     pid: u32,
     grace: Duration,
+    /// The longest line relayed (`--max-message-bytes`).
+    max_message_bytes: usize,
     /// The proxy itself, for the threads that shutdown starts.
     me: std::sync::OnceLock<std::sync::Weak<Proxy>>,
 }
@@ -124,6 +173,7 @@ struct Options {
     log_json: bool,
     verbose: bool,
     grace: Duration,
+    max_message_bytes: usize,
     audit: Option<PathBuf>,
     pins: Option<PathBuf>,
     server: Option<String>,
@@ -196,6 +246,17 @@ fn setup(args: &ProxyArgs) -> Result<(Engine, Options), SetupError> {
             message: "the grace period must be a number of seconds, 0 or more".into(),
         });
     }
+    let max_message_bytes = match args.max_message_bytes {
+        Some(n) => n,
+        None => env_parse::<u64>("SENTINEL_MCP_MAX_MESSAGE_BYTES")?.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
+    };
+    if max_message_bytes == 0 {
+        return Err(SetupError::Env {
+            name: "SENTINEL_MCP_MAX_MESSAGE_BYTES".into(),
+            value: "0".into(),
+            message: "the maximum message size must be 1 byte or more".into(),
+        });
+    }
     let pins = if args.no_pins {
         None
     } else {
@@ -213,6 +274,7 @@ fn setup(args: &ProxyArgs) -> Result<(Engine, Options), SetupError> {
             log_json: args.log_json || env_flag("SENTINEL_MCP_LOG_JSON"),
             verbose: args.verbose || env_flag("SENTINEL_HOOK_VERBOSE"),
             grace: Duration::from_secs_f64(grace),
+            max_message_bytes: usize::try_from(max_message_bytes).unwrap_or(usize::MAX),
             audit: args.audit.clone(),
             pins,
             server: args.server_name.clone(),
@@ -290,6 +352,7 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
         host_gone: AtomicBool::new(false),
         pid: child.id(),
         grace: options.grace,
+        max_message_bytes: options.max_message_bytes,
         me: std::sync::OnceLock::new(),
     });
     let _ = proxy.me.set(Arc::downgrade(&proxy));
@@ -473,16 +536,24 @@ impl Proxy {
     }
 }
 
-/// Reads newline-delimited messages from one side and handles each, until end of input.
+/// Reads newline-delimited messages from one side and handles each, until end of input. A
+/// line longer than `--max-message-bytes` is discarded as it arrives (see [`Proxy::oversize`]).
 fn relay(proxy: &Proxy, from: Side, input: impl Read) {
-    let mut input = BufReader::with_capacity(1 << 16, input);
+    let mut input = LineReader::new(BufReader::with_capacity(1 << 16, input), proxy.max_message_bytes);
     let mut scratch = proxy.engine.create_scratch();
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => return,
-            Ok(_) => {}
+        // A large message's buffer is not kept for the small ones that follow.
+        if line.capacity() > 1 << 20 {
+            line = Vec::new();
+        }
+        match input.next_line(&mut line) {
+            Ok(None) => return,
+            Ok(Some(Line::Complete)) => {}
+            Ok(Some(Line::Oversize { bytes, id, method, response })) => {
+                proxy.oversize(from, bytes, id, method, response);
+                continue;
+            }
             Err(e) => {
                 proxy.log_event("read_error", &format!("reading from the {}: {e}", from.as_str()));
                 return;
@@ -503,97 +574,184 @@ fn id_key(id: &Value) -> String {
     id.to_string()
 }
 
+/// A message's id, unless it has none or it is null.
+fn message_id(message: &Value) -> Option<&Value> {
+    message.get("id").filter(|id| !id.is_null())
+}
+
+/// Whether a message is a response: an object with a `result` or an `error` and no method.
+fn is_response(message: &Value) -> bool {
+    message.as_object().is_some_and(|o| {
+        o.get("method").and_then(Value::as_str).is_none() && (o.contains_key("result") || o.contains_key("error"))
+    })
+}
+
+/// The request a response answers: its method and (for `tools/call`) tool.
+type Answered = (String, Option<String>);
+
 /// One message from `from`: scan, decide, forward or answer.
 fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
-    let message: Value = match serde_json::from_slice(line) {
-        Ok(v) => v,
+    // Parsed keeping the values of duplicated keys: the server may keep the first value where
+    // serde_json keeps the last, so each is scanned.
+    let ParsedJson { value: message, duplicates } = match sentinel_core::parse_json(line) {
+        Ok(parsed) => parsed,
         Err(e) => return proxy.unparsable(from, line, &e),
     };
-    let obj = message.as_object();
-    let method = obj.and_then(|o| o.get("method")).and_then(Value::as_str);
-    let id = obj.and_then(|o| o.get("id")).filter(|id| !id.is_null());
-    let is_response = obj.is_some_and(|o| method.is_none() && (o.contains_key("result") || o.contains_key("error")));
-    // What this message answers, when it is a response: the other side's pending request.
-    let answered = if is_response {
-        id.and_then(|id| match from {
-            Side::Server => lock(&proxy.pending_host).remove(&id_key(id)),
-            Side::Host => lock(&proxy.pending_server).remove(&id_key(id)).map(|m| (m, None)),
-        })
-    } else {
-        None
-    };
-    let direction = if is_response { Direction::Response } else { Direction::Request };
-    let pins = proxy.pins.as_ref().map(|(p, _)| p);
-    let context = MessageContext {
-        method: answered.as_ref().map(|(m, _)| m.as_str()),
-        tool: answered.as_ref().and_then(|(_, t)| t.as_deref()),
-        server: Some(&proxy.server),
-        pins: if from == Side::Server { pins } else { None },
-    };
-    let verdict = proxy.engine.scan_message_with(scratch, &message, direction, &context);
-    if let Some((pins, path)) = &proxy.pins {
-        if pins.is_dirty() {
-            if let Err(e) = pins.save(path) {
-                proxy.log_event("pins_error", &e.to_string());
-            }
-        }
+    match &message {
+        Value::Array(batch) if !batch.is_empty() => handle_batch(proxy, scratch, from, line, batch, &duplicates),
+        _ => handle_one(proxy, scratch, from, line, &message, &duplicates),
     }
-    let blocked = verdict.action == Action::Block;
-    proxy.decision(from, verdict);
+}
+
+/// The duplicated keys inside element `index` of a batch (their paths start with `[index]`).
+fn in_element(duplicates: &[DuplicateKey], index: usize) -> &[DuplicateKey] {
+    let prefix = format!("[{index}]");
+    let inside = |d: &DuplicateKey| d.path.starts_with(&prefix);
+    // In document order: the element's duplicates are one run.
+    let start = duplicates.iter().position(inside).unwrap_or(duplicates.len());
+    let len = duplicates[start..].iter().take_while(|d| inside(d)).count();
+    &duplicates[start..start + len]
+}
+
+/// A message that is not a batch (an object, or a value that is no message at all).
+fn handle_one(
+    proxy: &Proxy,
+    scratch: &mut Scratch,
+    from: Side,
+    line: &[u8],
+    message: &Value,
+    duplicates: &[DuplicateKey],
+) {
+    let method = message.get("method").and_then(Value::as_str);
+    let id = message_id(message);
+    let is_response = is_response(message);
+    // What this message answers, when it is a response: the other side's pending request.
+    let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
+    let verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref());
+    let blocked = verdict.is_blocked();
+    proxy.decision(from, verdict, None);
 
     if !blocked {
         // Remember requests so that their responses can be scanned knowing the method.
-        match &message {
-            Value::Array(batch) => batch.iter().for_each(|item| proxy.remember(from, item)),
-            single => proxy.remember(from, single),
-        }
+        proxy.remember(from, message);
         return proxy.write_to(from.other(), line);
     }
 
     // Blocked: answer whoever is waiting, never forward.
-    let verdict_json = serde_json::to_value(verdict).unwrap_or(Value::Null);
-    let text = block_text(verdict);
-    let data = json!({ "sentinel": verdict_json });
-    let is_tool_call = method == Some("tools/call") || answered.as_ref().is_some_and(|(m, _)| m == "tools/call");
-    let reply = |id: &Value| {
-        if proxy.block_style == BlockStyle::ToolError && is_tool_call {
-            json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}], "isError": true}})
-        } else {
-            error_response(id, BLOCKED, &text, Some(&data))
-        }
-    };
-    match (&message, is_response) {
+    match (message, &answered) {
         // A blocked request: its sender gets the error.
-        (Value::Object(_), false) => {
+        (Value::Object(_), _) if !is_response => {
             if let Some(id) = id {
-                proxy.send(from, &reply(id));
+                proxy.send(from, &proxy.block_reply(id, verdict, method == Some("tools/call"), None));
             }
         }
-        // A blocked response: the requester (the other side) gets the error instead.
-        (Value::Object(_), true) => {
+        // A blocked response: the requester (the other side) gets the error instead, when it
+        // is waiting for this id (otherwise it was answered already, or never asked).
+        (Value::Object(_), Some((answers, _))) => {
             if let Some(id) = id {
-                proxy.send(from.other(), &reply(id));
+                proxy.send(from.other(), &proxy.block_reply(id, verdict, answers == "tools/call", None));
             }
         }
-        // A blocked batch: every request in it is answered with the error, in one batch
-        // response (JSON-RPC 2.0 §6); a batch of notifications only gets nothing.
-        (Value::Array(batch), _) => {
-            let replies: Vec<Value> = batch
-                .iter()
-                .filter(|item| item.get("method").is_some())
-                .filter_map(|item| item.get("id").filter(|i| !i.is_null()))
-                .map(reply)
-                .collect();
-            if !replies.is_empty() {
-                proxy.send(from, &Value::Array(replies));
-            } else if batch.is_empty() {
-                proxy.send(
-                    from,
-                    &error_response(&Value::Null, INVALID_REQUEST, "Invalid Request: an empty batch", None),
-                );
-            }
+        (Value::Object(_), None) => {}
+        // Only an empty batch gets here (JSON-RPC 2.0 §6).
+        (Value::Array(_), _) => {
+            proxy.send(from, &error_response(&Value::Null, INVALID_REQUEST, "Invalid Request: an empty batch", None))
         }
-        _ => proxy.send(from, &error_response(&Value::Null, BLOCKED, &text, Some(&data))),
+        _ => {
+            let data = json!({ "sentinel": verdict });
+            proxy.send(from, &error_response(&Value::Null, BLOCKED, &block_text(verdict), Some(&data)));
+        }
+    }
+}
+
+/// Where a message sits in its batch, for its audit record and log line.
+#[derive(Clone, Copy)]
+struct InBatch {
+    index: usize,
+    size: usize,
+    /// What became of the whole batch.
+    action: Action,
+}
+
+/// A non-empty batch: each element scanned on its own (a response knowing the request it
+/// answers), blocked whole when any element is.
+fn handle_batch(
+    proxy: &Proxy,
+    scratch: &mut Scratch,
+    from: Side,
+    line: &[u8],
+    batch: &[Value],
+    duplicates: &[DuplicateKey],
+) {
+    struct Element<'a> {
+        message: &'a Value,
+        is_response: bool,
+        answered: Option<Answered>,
+        verdict: Verdict,
+    }
+    let elements: Vec<Element<'_>> = batch
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            let is_response = is_response(message);
+            // Resolved whatever the decision: no id a batch answers stays pending.
+            let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
+            let duplicates = in_element(duplicates, index);
+            let verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref()).clone();
+            Element { message, is_response, answered, verdict }
+        })
+        .collect();
+    let action = elements.iter().map(|e| e.verdict.action).max().unwrap_or(Action::Allow);
+    let size = elements.len();
+    for (index, e) in elements.iter().enumerate() {
+        proxy.decision(from, &e.verdict, Some(InBatch { index, size, action }));
+    }
+    // The most severe blocked element (the first of them), whose reason its siblings get.
+    let blocker = elements.iter().enumerate().filter(|(_, e)| e.verdict.is_blocked()).fold(
+        None,
+        |best: Option<(usize, &Element<'_>)>, (i, e)| match best {
+            Some((_, b)) if b.verdict.severity >= e.verdict.severity => best,
+            _ => Some((i, e)),
+        },
+    );
+    let Some((blocker_index, blocker)) = blocker else {
+        for e in &elements {
+            proxy.remember(from, e.message);
+        }
+        return proxy.write_to(from.other(), line);
+    };
+    let blocker_id = message_id(blocker.message).map_or_else(|| "no id".to_string(), |id| format!("id {id}"));
+    proxy.log_line(
+        &[("event", "batch"), ("decision", "block"), ("source", from.as_str())],
+        &format!(
+            "a batch of {size} messages from the {} is not forwarded: its message {blocker_index} ({blocker_id}) is blocked",
+            from.as_str()
+        ),
+    );
+    let sibling_note = format!("another message of its batch ({blocker_id}) is blocked");
+    // Each id answered once: the batch's requests to the sender, the requests its responses
+    // answer to the other side. A batch of notifications only gets nothing.
+    let mut to_sender = Vec::new();
+    let mut to_other = Vec::new();
+    let mut answered_ids = std::collections::HashSet::new();
+    for e in &elements {
+        let (verdict, note) =
+            if e.verdict.is_blocked() { (&e.verdict, None) } else { (&blocker.verdict, Some(sibling_note.as_str())) };
+        let Some(id) = message_id(e.message) else { continue };
+        if e.is_response {
+            if let Some((answers, _)) = &e.answered {
+                to_other.push(proxy.block_reply(id, verdict, answers == "tools/call", note));
+            }
+        } else if e.message.get("method").is_some() && answered_ids.insert(id_key(id)) {
+            let is_tool_call = e.message.get("method").and_then(Value::as_str) == Some("tools/call");
+            to_sender.push(proxy.block_reply(id, verdict, is_tool_call, note));
+        }
+    }
+    if !to_sender.is_empty() {
+        proxy.send(from, &Value::Array(to_sender));
+    }
+    if !to_other.is_empty() {
+        proxy.send(from.other(), &Value::Array(to_other));
     }
 }
 
@@ -621,6 +779,12 @@ fn top_finding(verdict: &Verdict) -> Option<&sentinel_core::Finding> {
         Some(b) if b.severity >= f.severity => Some(b),
         _ => Some(f),
     })
+}
+
+/// A `tools/call` result with `isError: true` and `text` (`--block-style tool-error`), so the
+/// model sees the failure.
+fn tool_error(id: &Value, text: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}], "isError": true}})
 }
 
 fn error_response(id: &Value, code: i64, message: &str, data: Option<&Value>) -> Value {
@@ -694,6 +858,137 @@ impl Proxy {
         }
     }
 
+    /// The request a response answers, taken from the other side's pending requests (so it is
+    /// answered once): `None` when nobody waits for its id.
+    fn resolve(&self, from: Side, id: Option<&Value>) -> Option<Answered> {
+        let key = id_key(id?);
+        match from {
+            Side::Server => lock(&self.pending_host).remove(&key),
+            Side::Host => lock(&self.pending_server).remove(&key).map(|m| (m, None)),
+        }
+    }
+
+    /// Scans one message from `from`; a response with the request it answers.
+    fn scan<'s>(
+        &self,
+        scratch: &'s mut Scratch,
+        from: Side,
+        message: &Value,
+        duplicates: &[DuplicateKey],
+        is_response: bool,
+        answered: Option<&Answered>,
+    ) -> &'s Verdict {
+        let direction = if is_response { Direction::Response } else { Direction::Request };
+        let pins = self.pins.as_ref().map(|(p, _)| p);
+        let context = MessageContext {
+            method: answered.map(|(m, _)| m.as_str()),
+            tool: answered.and_then(|(_, t)| t.as_deref()),
+            server: Some(&self.server),
+            pins: if from == Side::Server { pins } else { None },
+            duplicates,
+        };
+        let verdict = self.engine.scan_message_with(scratch, message, direction, &context);
+        if let Some((pins, path)) = &self.pins {
+            if pins.is_dirty() {
+                if let Err(e) = pins.save(path) {
+                    self.log_event("pins_error", &e.to_string());
+                }
+            }
+        }
+        verdict
+    }
+
+    /// The answer to request `id` when it, or its response, is blocked: a JSON-RPC error
+    /// ([`BLOCKED`], the verdict in `error.data.sentinel`), or with `--block-style
+    /// tool-error` a `tools/call` result with `isError: true`. `note` says why a message that
+    /// is not blocked itself is (another of its batch is).
+    fn block_reply(&self, id: &Value, verdict: &Verdict, is_tool_call: bool, note: Option<&str>) -> Value {
+        let mut text = block_text(verdict);
+        if let Some(note) = note {
+            text = format!("{text}; {note}");
+        }
+        if self.block_style == BlockStyle::ToolError && is_tool_call {
+            return tool_error(id, &text);
+        }
+        let data = json!({ "sentinel": serde_json::to_value(verdict).unwrap_or(Value::Null) });
+        error_response(id, BLOCKED, &text, Some(&data))
+    }
+
+    /// A line longer than `--max-message-bytes` (already discarded): logged and audited, never
+    /// forwarded, and whoever waits on its id is told (see the module documentation).
+    fn oversize(&self, from: Side, bytes: u64, id: Option<Value>, method: Option<String>, response: bool) {
+        let max = self.max_message_bytes;
+        let side = from.as_str();
+        let kind = if response { "response" } else { "message" };
+        let mut envelope = Vec::new();
+        if let Some(id) = &id {
+            envelope.push(format!("id {id}"));
+        }
+        if let Some(method) = &method {
+            envelope.push(format!("method {}", Value::from(method.as_str())));
+        }
+        let envelope = if envelope.is_empty() { String::new() } else { format!(" ({})", envelope.join(", ")) };
+        let reason = format!(
+            "a {kind} from the {side} of {bytes} bytes{envelope} exceeds the proxy's maximum of {max} bytes \
+             (--max-message-bytes); it was discarded unread"
+        );
+        let bytes_text = bytes.to_string();
+        self.log_line(
+            &[("event", "oversize"), ("decision", "block"), ("source", side), ("bytes", &bytes_text)],
+            &reason,
+        );
+        self.audit_record(json!({
+            "time": now(), "server": self.server, "method": method, "tool": null,
+            "direction": if response { "response" } else { "request" },
+            "source": side, "id": id, "decision": "block", "severity": "high", "event": "oversize", "bytes": bytes,
+            "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
+                          "severity": "high", "reason": reason}],
+        }));
+        let data = json!({ "bytes": bytes, "max_bytes": max });
+        let Some(id) = id else {
+            // No id: nobody can be told which message it was. A notification needs no answer;
+            // from the host, anything else is answered as an unreadable request is (id null).
+            if from == Side::Host && method.is_none() && !response {
+                let text = format!(
+                    "Message too large: a message of {bytes} bytes, without a readable id, exceeds the proxy's \
+                     maximum of {max} bytes (--max-message-bytes); it was not forwarded"
+                );
+                self.send(Side::Host, &error_response(&Value::Null, TOO_LARGE, &text, Some(&data)));
+            }
+            return;
+        };
+        if response {
+            // The side that sent the request waits for this answer: it gets the error instead.
+            let Some((answers, _)) = self.resolve(from, Some(&id)) else { return };
+            let (sender, waiter) = match from {
+                Side::Server => ("MCP server", "host"),
+                Side::Host => ("client", "server"),
+            };
+            let text = format!(
+                "Response too large: the {sender}'s response to {answers} ({bytes} bytes) exceeds the proxy's \
+                 maximum of {max} bytes (--max-message-bytes); it was not forwarded to the {waiter}"
+            );
+            let reply = if self.block_style == BlockStyle::ToolError && answers == "tools/call" {
+                tool_error(&id, &text)
+            } else {
+                error_response(&id, TOO_LARGE, &text, Some(&data))
+            };
+            return self.send(from.other(), &reply);
+        }
+        // A request (or a message of no known kind with an id): its sender gets the error.
+        let what = method.as_deref().map_or_else(|| "message".to_string(), |m| format!("{m} request"));
+        let text = format!(
+            "Message too large: the {what} of {bytes} bytes exceeds the proxy's maximum of {max} bytes \
+             (--max-message-bytes); it was not forwarded"
+        );
+        let reply = if self.block_style == BlockStyle::ToolError && method.as_deref() == Some("tools/call") {
+            tool_error(&id, &text)
+        } else {
+            error_response(&id, TOO_LARGE, &text, Some(&data))
+        };
+        self.send(from, &reply);
+    }
+
     /// A line that is not JSON: fail-closed drops it (telling the host), fail-open forwards it.
     fn unparsable(&self, from: Side, line: &[u8], error: &serde_json::Error) {
         let reason = format!(
@@ -718,19 +1013,25 @@ impl Proxy {
         }
     }
 
-    /// Logs and audits a decision.
-    fn decision(&self, from: Side, verdict: &Verdict) {
+    /// Logs and audits a decision (of a message of a batch: with where it sits in the batch
+    /// and what became of the batch).
+    fn decision(&self, from: Side, verdict: &Verdict, in_batch: Option<InBatch>) {
         let decision = verdict.action.as_str();
         let info = verdict.message.as_ref();
         let method = info.and_then(|m| m.method.as_deref());
         let id = info.and_then(|m| m.id.as_ref());
         let tool = info.and_then(|m| m.tool.as_deref());
         let direction = info.map_or("request", |m| m.direction.as_str());
-        self.audit_record(json!({
+        let batch = in_batch.map(|b| json!({"index": b.index, "size": b.size, "decision": b.action.as_str()}));
+        let mut record = json!({
             "time": now(), "server": self.server, "method": method, "tool": tool, "direction": direction,
             "source": from.as_str(), "id": id, "decision": decision, "severity": verdict.severity,
             "findings": verdict.findings,
-        }));
+        });
+        if let Some(batch) = &batch {
+            record["batch"] = batch.clone();
+        }
+        self.audit_record(record);
         if verdict.action == Action::Allow && !self.verbose {
             return;
         }
@@ -741,6 +1042,10 @@ impl Proxy {
                 "id": id, "tool": tool, "detector": top.map(|f| &f.detector), "rule": top.map(|f| &f.rule),
                 "severity": verdict.severity, "reason": top.map(|f| &f.reason), "findings": verdict.findings,
             });
+            let mut record = record;
+            if let Some(batch) = batch {
+                record["batch"] = batch;
+            }
             self.write_log(&record.to_string());
             return;
         }
@@ -754,6 +1059,9 @@ impl Proxy {
         }
         if let Some(id) = id {
             line.push_str(&format!(" id={}", quote(&id.to_string())));
+        }
+        if let Some(b) = in_batch {
+            line.push_str(&format!(" batch={}/{} batch_decision={}", b.index, b.size, b.action.as_str()));
         }
         if let Some(f) = top {
             line.push_str(&format!(" reason={}", quote(&f.reason)));
