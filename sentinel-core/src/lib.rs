@@ -88,6 +88,22 @@ pub fn normalized_view(text: &str) -> String {
     view.text(text).to_string()
 }
 
+/// The normalised view of `text` and, for each character of the view, the span of `text` it
+/// maps back to (how finding spans are placed). For the fuzz targets and tests; not part of
+/// the stable API.
+#[doc(hidden)]
+pub fn view_spans(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut view = normalize::View::default();
+    let mut map = normalize::OffsetMap::default();
+    view.build(text, &mut map);
+    let shown = view.text(text).to_string();
+    let spans = shown
+        .char_indices()
+        .map(|(i, c)| map.original_span(&view, text, i, i + c.len_utf8()))
+        .collect();
+    (shown, spans)
+}
+
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
