@@ -1621,6 +1621,7 @@ impl Inner {
         };
         m.budget -= text.len();
         if !text.is_empty() {
+            out.string_start = out.verdict.findings.len();
             self.scan_layer(m, out, tool, field, path, text, None, 0);
         }
         text.len() == full.len()
@@ -2108,12 +2109,17 @@ pub(crate) struct Findings {
     dropped: usize,
     dropped_action: Action,
     dropped_severity: Option<Severity>,
+    /// Where the findings of the string being scanned begin.
+    string_start: usize,
 }
 
 impl Findings {
-    /// A finding of `rule` at `path` is already in the verdict.
+    /// A finding of `rule` at `path` is already in the verdict, from the string being scanned
+    /// (only its findings are looked at: a message of many strings costs each string its own
+    /// findings, not every finding so far).
     fn has(&self, rule: &str, path: &str) -> bool {
-        self.verdict.findings.iter().any(|f| &*f.rule == rule && f.path == path)
+        let from = self.string_start.min(self.verdict.findings.len());
+        self.verdict.findings[from..].iter().any(|f| &*f.rule == rule && f.path == path)
     }
 
     /// Drops the findings from `from` on whose rule was already found at `path` before `from`
@@ -2142,6 +2148,7 @@ impl Findings {
         self.dropped = 0;
         self.dropped_action = Action::Allow;
         self.dropped_severity = None;
+        self.string_start = 0;
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -97,10 +97,7 @@ pub fn view_spans(text: &str) -> (String, Vec<(usize, usize)>) {
     let mut map = normalize::OffsetMap::default();
     view.build(text, &mut map);
     let shown = view.text(text).to_string();
-    let spans = shown
-        .char_indices()
-        .map(|(i, c)| map.original_span(&view, text, i, i + c.len_utf8()))
-        .collect();
+    let spans = shown.char_indices().map(|(i, c)| map.original_span(&view, text, i, i + c.len_utf8())).collect();
     (shown, spans)
 }
 

@@ -316,3 +316,40 @@ fn a_duplicate_key_in_an_mcp_message_is_scanned_and_reported() {
     let v = engine.scan_message_json(message.as_bytes(), Direction::Response, &context);
     assert!(v.findings.iter().any(|f| &*f.rule == "SYS-003" && f.path == "result.content[0].text(json).note"), "{v:?}");
 }
+
+/// Many short strings, each with a finding in a decoded layer: checking whether a finding is
+/// already reported looks at the string's own findings, not at all the message has so far
+/// (which made each string cost up to 1,000 comparisons once the verdict was full).
+#[test]
+fn many_strings_with_findings_cost_a_small_factor_of_plain_ones() {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode("ig\u{200B}nore previous");
+    let engine = Engine::new().unwrap();
+    let mut scratch = engine.create_scratch();
+    let mut cost = |value: &str| {
+        let items: Vec<serde_json::Value> = (0..100_000).map(|_| json!(value)).collect();
+        let event = Event { tool: "notes".into(), metadata: Some(json!({ "items": items })), ..Event::default() };
+        let _ = engine.scan_with(&mut scratch, &event);
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(engine.scan_with(&mut scratch, &event));
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    // Each string is two layers of work by design (the text, then its decoded form): about
+    // 6x. Measured again when over the bound, in case the machine was busy.
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let plain = cost(&"plain words ".repeat(2));
+        let hostile = cost(&encoded);
+        ratios.push(hostile.as_secs_f64() / plain.as_secs_f64());
+        if ratios.last().is_some_and(|&r| r < MAX_RATIO) {
+            break;
+        }
+    }
+    eprintln!("| 100,000 strings, each base64 of a split word | {ratios:.2?} |");
+    assert!(ratios.iter().any(|&r| r < MAX_RATIO), "{ratios:.1?}x plain strings");
+}
