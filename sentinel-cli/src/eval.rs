@@ -156,7 +156,7 @@ fn read_items(reader: impl io::BufRead, file: &str) -> (Vec<Item>, usize) {
     for record in Records::new(reader) {
         let parsed = record.map_err(|e| e.to_string()).and_then(|r| {
             let line = r.line;
-            serde_json::from_slice::<Value>(&r.bytes)
+            sentinel_core::parse_json(&r.bytes)
                 .map_err(|e| format!("line {line}: invalid JSON: {e}"))
                 .and_then(|v| item(v).map_err(|e| format!("line {line}: {e}")))
         });
@@ -183,12 +183,24 @@ fn string_set(value: Option<&Value>, field: &str, required: bool) -> Result<BTre
     }
 }
 
-fn item(mut value: Value) -> Result<Item, String> {
+fn item(parsed: sentinel_core::ParsedJson) -> Result<Item, String> {
+    let mut value = parsed.value;
     let labels = string_set(value.get("labels"), "labels", true)?;
     let also_ok = string_set(value.get("also_ok"), "also_ok", false)?;
     let id = value.get("id").and_then(Value::as_str).unwrap_or("").to_string();
     let event = value.get_mut("event").map(Value::take).ok_or("missing field `event`")?;
-    let event = Event::from_value(event).map_err(|e| format!("event: {e}"))?;
+    let mut event = Event::from_value(event).map_err(|e| format!("event: {e}"))?;
+    // The event's duplicated keys, with paths from the event (as `Event::from_json` gives).
+    event.duplicates = parsed
+        .duplicates
+        .into_iter()
+        .filter_map(|mut d| {
+            let rest = d.path.strip_prefix("event")?;
+            let rest = rest.strip_prefix('.').or_else(|| rest.starts_with('[').then_some(rest))?;
+            d.path = rest.to_string();
+            Some(d)
+        })
+        .collect();
     Ok(Item { id, labels, also_ok, event })
 }
 
@@ -358,6 +370,16 @@ mod tests {
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_items_event_keeps_its_duplicated_keys() {
+        let line = br#"{"labels": ["prompt_injection"], "id": "x", "id": "y", "event": {"timestamp": "t",
+            "user": "u", "agent": "a", "tool": "t", "prompt": "attack", "prompt": "hi", "response": "r"}}"#;
+        let item = item(sentinel_core::parse_json(line).unwrap()).unwrap();
+        assert_eq!(item.event.prompt, "hi");
+        let paths: Vec<&str> = item.event.duplicates.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["prompt"], "the item's own duplicate `id` is not the event's");
     }
 
     #[test]
