@@ -27,7 +27,7 @@
 //! assert_eq!(lines.next_line(&mut buf)?, Some(Line::Complete));
 //! assert_eq!(buf, b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
 //! match lines.next_line(&mut buf)? {
-//!     Some(Line::Oversize { bytes, id, method }) => {
+//!     Some(Line::Oversize { bytes, id, method, .. }) => {
 //!         assert!(bytes > 1000);
 //!         assert_eq!(id, Some(serde_json::json!("r-2")));
 //!         assert_eq!(method.as_deref(), Some("tools/call"));
