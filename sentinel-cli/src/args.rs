@@ -98,7 +98,10 @@ pub(crate) struct ProxyArgs {
     #[arg(long)]
     pub(crate) no_pins: bool,
 
-    /// The server's name in pins, logs and audit records [default: the command line].
+    /// The server's identity: the key of its tool pins, and its name in verdicts, logs and
+    /// audit records [default: the name the server reports in its initialize result
+    /// (serverInfo.name, not its version), its command line until then; audit records name it
+    /// by the command line as `server`, by the identity as `server_identity`].
     #[arg(long, value_name = "NAME")]
     pub(crate) server_name: Option<String>,
 

@@ -11,10 +11,61 @@
 //! - block: not forwarded. A request (or a response's request) with an id is answered with a
 //!   JSON-RPC error, code [`BLOCKED`], naming the detector, severity and reason, with the
 //!   verdict in `error.data.sentinel` (or, with `--block-style tool-error`, a `tools/call`
-//!   result with `isError: true`). A blocked notification is dropped and logged.
+//!   result with `isError: true`). A blocked notification is dropped and logged;
+//! - quarantine: in the server's answer to a list (`tools/list`, …), the entries that would
+//!   block are withheld and the rest is forwarded (see below).
 //!
 //! A blocked response is answered only when its id is one the other side is waiting for (its
 //! request went through the proxy and is not answered yet), so no request is answered twice.
+//!
+//! **Quarantine, not break.** An MCP client lists the tools before it calls one, so blocking a
+//! whole `tools/list` answer for one poisoned description would break every tool of the server.
+//! In the server's answer to `tools/list`, `prompts/list`, `resources/list` and
+//! `resources/templates/list`, each entry of the list (`result.tools[i]`, `result.prompts[i]`,
+//! `result.resources[i]`, `result.resourceTemplates[i]`) whose findings would block is withheld
+//! from the host, and the rest goes through:
+//! - a finding belongs to the entry its JSON path is in (`result.tools[3].description`,
+//!   `result.tools[3].inputSchema…`, `result.tools[3]` for a pin finding); it blocks when its
+//!   own action is `block` ([`Engine::action_for_finding`]: the severity → action table, the
+//!   fail mode for `SYS-001`/`SYS-002`);
+//! - the answer is blocked whole, as any message, when a blocking finding lies outside every
+//!   entry (`result.nextCursor`, `result._meta`), when the scan cap left part of it unscanned
+//!   (`SYS-002`), or when findings past the cap are not listed (`SYS-004`: they cannot be
+//!   placed);
+//! - the entries that share the key of a withheld one (a second tool of the same name) are
+//!   withheld too: the host must not call that name at all;
+//! - each withheld entry is logged and audited with its findings (`decision=quarantine`, and
+//!   `entry`: its kind `tool`/`prompt`/`resource`/`resource_template`, index, name, URI); the
+//!   rest of the answer is decided by the findings left (`allow` or `warn`) and audited with
+//!   the entries it lost (`quarantined`);
+//! - the answer is re-serialised, since it changed (same members, keys in sorted order); when
+//!   nothing is withheld it is forwarded byte for byte. When every entry is withheld the list
+//!   is empty, still a valid answer.
+//!
+//! The proxy keeps what it withheld (kind and key: a tool's or prompt's name, a resource's URI,
+//! a template's URI template → the findings). A host request that uses a quarantined entry —
+//! `tools/call` of a quarantined tool, `prompts/get` of a quarantined prompt, `resources/read`
+//! of a quarantined resource's URI — never reaches the server: it gets the block error (or the
+//! tool error under `--block-style tool-error`), the reason naming the quarantine and the
+//! entry's top finding, the entry's findings in the verdict; it is audited as `block` with
+//! `quarantined`. A later list that offers the entry without a finding that blocks releases
+//! it (logged `event=quarantine_release`, audited `decision=release`); a list that does not
+//! mention it (another page) leaves it as it is. Not covered: a `resources/read` of a URI that
+//! a withheld template would expand to (the proxy does not expand templates); lists inside a
+//! JSON-RPC batch (a blocked element blocks its batch, as before; a request of a host's batch
+//! that uses a quarantined entry is a blocked element).
+//!
+//! **Server identity.** Tool pins (`--pins`), verdicts, logs and audit records name the server
+//! by `--server-name` when given, else by the name the server reports in its answer to
+//! `initialize` (`serverInfo.name`, or for protocol 2026-07-28 the
+//! `io.modelcontextprotocol/serverInfo` in the `_meta` of the `server/discover` result), and by
+//! its command line until that answer. The version is not part of it: an upgraded server is the
+//! same server, and a tool it changed a change (`MCP-001`). So the same server started with
+//! another directory argument is the same server, not one whose every tool shadows the other's
+//! (`MCP-002`). The first answer that names the server wins for the session. A server can claim
+//! another's name; its tools are then checked against that server's pins, so a same-named tool
+//! with another definition is a rug pull (`MCP-001`, high) instead of shadowing (medium). Pins
+//! that an earlier version kept under the command line move to the name ([`ToolPins::rekey`]).
 //!
 //! Batches (JSON-RPC 2.0 §6, MCP protocol versions before 2025-06-18): each element is scanned
 //! on its own, a response element knowing the method (and tool) of the request it answers, a
@@ -66,17 +117,17 @@ use crate::args::{BlockStyle, ProxyArgs};
 use crate::settings::{self, SetupError};
 use sentinel_core::framing::{Line, LineReader};
 use sentinel_core::{
-    Action, Direction, DuplicateKey, Engine, MessageContext, ParsedJson, Scratch, Severity, ToolPins, Verdict,
+    Action, Direction, DuplicateKey, Engine, Finding, MessageContext, ParsedJson, Scratch, Severity, ToolPins, Verdict,
 };
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// JSON-RPC error code of a message blocked by Sentinel.
@@ -104,7 +155,21 @@ const EXIT_SPAWN: u8 = 127;
 /// Everything the proxy's threads share.
 struct Proxy {
     engine: Engine,
-    server: String,
+    /// The server's command line: its identity until it tells its name.
+    command_line: String,
+    /// The server as configured: `--server-name`, else the command line (`server` in audit
+    /// records).
+    label: String,
+    /// The identity was given with `--server-name`: the server's own name does not replace it.
+    named: bool,
+    /// The server's identity (see the module documentation): the key of its tool pins, and the
+    /// server of verdicts, logs and audit records.
+    server: RwLock<Arc<str>>,
+    /// The server told its name already (the first answer to its handshake that names it wins).
+    identified: AtomicBool,
+    /// The list entries withheld from the host, by kind and key (a tool's or a prompt's name, a
+    /// resource's URI, a template's URI template).
+    quarantine: Mutex<HashMap<(ListKind, String), Quarantined>>,
     block_style: BlockStyle,
     log_json: bool,
     verbose: bool,
@@ -291,10 +356,8 @@ fn default_pins_path() -> Option<PathBuf> {
 }
 
 fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
-    let server = options
-        .server
-        .clone()
-        .unwrap_or_else(|| command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" "));
+    let command_line = command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+    let server: Arc<str> = Arc::from(options.server.as_deref().unwrap_or(&command_line));
     let pins = match &options.pins {
         Some(path) => match ToolPins::load(path) {
             Ok(pins) => Some((pins, path.clone())),
@@ -337,7 +400,12 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
     };
     let proxy = Arc::new(Proxy {
         engine,
-        server,
+        label: server.to_string(),
+        command_line,
+        named: options.server.is_some(),
+        server: RwLock::new(server),
+        identified: AtomicBool::new(false),
+        quarantine: Mutex::new(HashMap::new()),
         block_style: options.block_style,
         log_json: options.log_json,
         verbose: options.verbose,
@@ -629,9 +697,45 @@ fn handle_one(
     let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
     let verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref());
     let blocked = verdict.is_blocked();
+    // A server's answer to a list: its entries can be quarantined one by one.
+    let list = match (from, &answered) {
+        (Side::Server, Some((answers, _))) => ListKind::of_list(answers),
+        _ => None,
+    };
+    if let (Some(kind), true) = (list, blocked) {
+        if let Some(removed) = proxy.quarantine_plan(verdict, kind, message) {
+            return proxy.forward_quarantined(from, message, verdict, kind, &removed);
+        }
+    }
+    // A host's request that uses a quarantined entry: refused here.
+    if from == Side::Host && !is_response && !blocked {
+        if let Some(refusal) = proxy.refusal(verdict, message) {
+            proxy.record(from, &refusal.verdict, Action::Block.as_str(), None, &refusal.extra());
+            if let Some(id) = id {
+                let reply = proxy.block_reply(
+                    id,
+                    &refusal.verdict,
+                    method == Some("tools/call"),
+                    Some(&refusal.headline),
+                    None,
+                );
+                proxy.send(from, &reply);
+            }
+            return;
+        }
+    }
+    if let (Side::Server, Some((answers, _)), false) = (from, &answered, blocked) {
+        // The answer to the handshake names the server (from its own record on).
+        proxy.identify(answers, message);
+    }
     proxy.decision(from, verdict, None);
 
     if !blocked {
+        if let Some(kind) = list {
+            if let Some(entries) = list_entries(message, kind) {
+                proxy.update_quarantine(kind, entries, &BTreeMap::new());
+            }
+        }
         // Remember requests so that their responses can be scanned knowing the method.
         proxy.remember(from, message);
         return proxy.write_to(from.other(), line);
@@ -642,14 +746,14 @@ fn handle_one(
         // A blocked request: its sender gets the error.
         (Value::Object(_), _) if !is_response => {
             if let Some(id) = id {
-                proxy.send(from, &proxy.block_reply(id, verdict, method == Some("tools/call"), None));
+                proxy.send(from, &proxy.block_reply(id, verdict, method == Some("tools/call"), None, None));
             }
         }
         // A blocked response: the requester (the other side) gets the error instead, when it
         // is waiting for this id (otherwise it was answered already, or never asked).
         (Value::Object(_), Some((answers, _))) => {
             if let Some(id) = id {
-                proxy.send(from.other(), &proxy.block_reply(id, verdict, answers == "tools/call", None));
+                proxy.send(from.other(), &proxy.block_reply(id, verdict, answers == "tools/call", None, None));
             }
         }
         (Value::Object(_), None) => {}
@@ -659,7 +763,7 @@ fn handle_one(
         }
         _ => {
             let data = json!({ "sentinel": verdict });
-            proxy.send(from, &error_response(&Value::Null, BLOCKED, &block_text(verdict), Some(&data)));
+            proxy.send(from, &error_response(&Value::Null, BLOCKED, &block_text(verdict, None), Some(&data)));
         }
     }
 }
@@ -688,6 +792,8 @@ fn handle_batch(
         is_response: bool,
         answered: Option<Answered>,
         verdict: Verdict,
+        /// A request of the host that uses a quarantined entry: refused, with this headline.
+        refusal: Option<Refusal>,
     }
     let elements: Vec<Element<'_>> = batch
         .iter()
@@ -697,14 +803,22 @@ fn handle_batch(
             // Resolved whatever the decision: no id a batch answers stays pending.
             let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
             let duplicates = in_element(duplicates, index);
-            let verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref()).clone();
-            Element { message, is_response, answered, verdict }
+            let mut verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref()).clone();
+            let mut refusal = None;
+            if from == Side::Host && !is_response && !verdict.is_blocked() {
+                refusal = proxy.refusal(&verdict, message);
+                if let Some(r) = &refusal {
+                    verdict = r.verdict.clone();
+                }
+            }
+            Element { message, is_response, answered, verdict, refusal }
         })
         .collect();
     let action = elements.iter().map(|e| e.verdict.action).max().unwrap_or(Action::Allow);
     let size = elements.len();
     for (index, e) in elements.iter().enumerate() {
-        proxy.decision(from, &e.verdict, Some(InBatch { index, size, action }));
+        let extra = e.refusal.as_ref().map(Refusal::extra).unwrap_or_default();
+        proxy.record(from, &e.verdict, e.verdict.action.as_str(), Some(InBatch { index, size, action }), &extra);
     }
     // The most severe blocked element (the first of them), whose reason its siblings get.
     let blocker = elements.iter().enumerate().filter(|(_, e)| e.verdict.is_blocked()).fold(
@@ -716,6 +830,13 @@ fn handle_batch(
     );
     let Some((blocker_index, blocker)) = blocker else {
         for e in &elements {
+            if let (Side::Server, Some((answers, _))) = (from, &e.answered) {
+                if let Some(kind) = ListKind::of_list(answers) {
+                    if let Some(entries) = list_entries(e.message, kind) {
+                        proxy.update_quarantine(kind, entries, &BTreeMap::new());
+                    }
+                }
+            }
             proxy.remember(from, e.message);
         }
         return proxy.write_to(from.other(), line);
@@ -735,16 +856,21 @@ fn handle_batch(
     let mut to_other = Vec::new();
     let mut answered_ids = std::collections::HashSet::new();
     for e in &elements {
-        let (verdict, note) =
-            if e.verdict.is_blocked() { (&e.verdict, None) } else { (&blocker.verdict, Some(sibling_note.as_str())) };
+        let headline = |e: &Element<'_>| e.refusal.as_ref().map(|r| r.headline.clone());
+        let (verdict, headline, note) = if e.verdict.is_blocked() {
+            (&e.verdict, headline(e), None)
+        } else {
+            (&blocker.verdict, headline(blocker), Some(sibling_note.as_str()))
+        };
+        let headline = headline.as_deref();
         let Some(id) = message_id(e.message) else { continue };
         if e.is_response {
             if let Some((answers, _)) = &e.answered {
-                to_other.push(proxy.block_reply(id, verdict, answers == "tools/call", note));
+                to_other.push(proxy.block_reply(id, verdict, answers == "tools/call", headline, note));
             }
         } else if e.message.get("method").is_some() && answered_ids.insert(id_key(id)) {
             let is_tool_call = e.message.get("method").and_then(Value::as_str) == Some("tools/call");
-            to_sender.push(proxy.block_reply(id, verdict, is_tool_call, note));
+            to_sender.push(proxy.block_reply(id, verdict, is_tool_call, headline, note));
         }
     }
     if !to_sender.is_empty() {
@@ -755,8 +881,9 @@ fn handle_batch(
     }
 }
 
-/// The one-line reason of a block: the most severe finding.
-fn block_text(verdict: &Verdict) -> String {
+/// The one-line reason of a block: the most severe finding, after `headline` when there is one.
+fn block_text(verdict: &Verdict, headline: Option<&str>) -> String {
+    let headline = headline.map_or_else(String::new, |h| format!("{h}: "));
     match top_finding(verdict) {
         Some(f) => {
             let more = match verdict.findings.len() {
@@ -765,11 +892,12 @@ fn block_text(verdict: &Verdict) -> String {
             };
             let at = if f.path.is_empty() { String::new() } else { format!(" at {}", f.path) };
             format!(
-                "Blocked by Sentinel: {} {} ({}): {} (rule {}{at}){more}",
+                "Blocked by Sentinel: {headline}{} {} ({}): {} (rule {}{at}){more}",
                 f.detector, f.detector_name, f.severity, f.reason, f.rule
             )
         }
-        None => "Blocked by Sentinel".to_string(),
+        None if headline.is_empty() => "Blocked by Sentinel".to_string(),
+        None => format!("Blocked by Sentinel: {}", headline.trim_end_matches([':', ' '])),
     }
 }
 
@@ -880,10 +1008,11 @@ impl Proxy {
     ) -> &'s Verdict {
         let direction = if is_response { Direction::Response } else { Direction::Request };
         let pins = self.pins.as_ref().map(|(p, _)| p);
+        let server = self.server();
         let context = MessageContext {
             method: answered.map(|(m, _)| m.as_str()),
             tool: answered.and_then(|(_, t)| t.as_deref()),
-            server: Some(&self.server),
+            server: Some(&server),
             pins: if from == Side::Server { pins } else { None },
             duplicates,
         };
@@ -900,10 +1029,18 @@ impl Proxy {
 
     /// The answer to request `id` when it, or its response, is blocked: a JSON-RPC error
     /// ([`BLOCKED`], the verdict in `error.data.sentinel`), or with `--block-style
-    /// tool-error` a `tools/call` result with `isError: true`. `note` says why a message that
-    /// is not blocked itself is (another of its batch is).
-    fn block_reply(&self, id: &Value, verdict: &Verdict, is_tool_call: bool, note: Option<&str>) -> Value {
-        let mut text = block_text(verdict);
+    /// tool-error` a `tools/call` result with `isError: true`. `headline` says what the
+    /// request is refused for before the top finding (a quarantined tool); `note` says why a
+    /// message that is not blocked itself is (another of its batch is).
+    fn block_reply(
+        &self,
+        id: &Value,
+        verdict: &Verdict,
+        is_tool_call: bool,
+        headline: Option<&str>,
+        note: Option<&str>,
+    ) -> Value {
+        let mut text = block_text(verdict, headline);
         if let Some(note) = note {
             text = format!("{text}; {note}");
         }
@@ -938,7 +1075,7 @@ impl Proxy {
             &reason,
         );
         self.audit_record(json!({
-            "time": now(), "server": self.server, "method": method, "tool": null,
+            "time": now(), "method": method, "tool": null,
             "direction": if response { "response" } else { "request" },
             "source": side, "id": id, "decision": "block", "severity": "high", "event": "oversize", "bytes": bytes,
             "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
@@ -1001,7 +1138,7 @@ impl Proxy {
         let decision = if fail_open { "allow" } else { "block" };
         self.log_line(&[("event", "parse_error"), ("decision", decision), ("source", from.as_str())], &reason);
         self.audit_record(json!({
-            "time": now(), "server": self.server, "method": null, "tool": null, "direction": null,
+            "time": now(), "method": null, "tool": null, "direction": null,
             "source": from.as_str(), "id": null, "decision": decision, "severity": "high",
             "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
                           "severity": "high", "reason": reason}],
@@ -1016,7 +1153,13 @@ impl Proxy {
     /// Logs and audits a decision (of a message of a batch: with where it sits in the batch
     /// and what became of the batch).
     fn decision(&self, from: Side, verdict: &Verdict, in_batch: Option<InBatch>) {
-        let decision = verdict.action.as_str();
+        self.record(from, verdict, verdict.action.as_str(), in_batch, &Extra::default());
+    }
+
+    /// Logs and audits one decision: `decision` is the verdict's action, or `quarantine` for a
+    /// list entry withheld from the host; `extra` adds fields to the audit record (and the
+    /// NDJSON log line) and to the key=value log line. An `allow` is logged only with `-v`.
+    fn record(&self, from: Side, verdict: &Verdict, decision: &str, in_batch: Option<InBatch>, extra: &Extra) {
         let info = verdict.message.as_ref();
         let method = info.and_then(|m| m.method.as_deref());
         let id = info.and_then(|m| m.id.as_ref());
@@ -1024,15 +1167,18 @@ impl Proxy {
         let direction = info.map_or("request", |m| m.direction.as_str());
         let batch = in_batch.map(|b| json!({"index": b.index, "size": b.size, "decision": b.action.as_str()}));
         let mut record = json!({
-            "time": now(), "server": self.server, "method": method, "tool": tool, "direction": direction,
+            "time": now(), "method": method, "tool": tool, "direction": direction,
             "source": from.as_str(), "id": id, "decision": decision, "severity": verdict.severity,
             "findings": verdict.findings,
         });
         if let Some(batch) = &batch {
             record["batch"] = batch.clone();
         }
+        for (key, value) in &extra.audit {
+            record[*key] = value.clone();
+        }
         self.audit_record(record);
-        if verdict.action == Action::Allow && !self.verbose {
+        if decision == Action::Allow.as_str() && !self.verbose {
             return;
         }
         let top = top_finding(verdict);
@@ -1046,6 +1192,9 @@ impl Proxy {
             if let Some(batch) = batch {
                 record["batch"] = batch;
             }
+            for (key, value) in &extra.audit {
+                record[*key] = value.clone();
+            }
             self.write_log(&record.to_string());
             return;
         }
@@ -1056,6 +1205,9 @@ impl Proxy {
         }
         if let Some(tool) = tool {
             line.push_str(&format!(" tool={}", quote(tool)));
+        }
+        for (key, value) in &extra.log {
+            line.push_str(&format!(" {key}={}", quote(value)));
         }
         if let Some(id) = id {
             line.push_str(&format!(" id={}", quote(&id.to_string())));
@@ -1105,12 +1257,372 @@ impl Proxy {
         let _ = io::stderr().lock().write_all(buf.as_bytes());
     }
 
-    fn audit_record(&self, record: Value) {
+    /// One audit record, with the server it is about: `server`, as it was configured (the
+    /// `--server-name`, else the command line), and `server_identity`, the identity its tools
+    /// are pinned under (see the module documentation).
+    fn audit_record(&self, mut record: Value) {
         if let Some(audit) = &self.audit {
+            record["server"] = Value::from(self.label.as_str());
+            record["server_identity"] = Value::from(&*self.server());
             let mut out = lock(audit);
             let _ = writeln!(out, "{record}");
             let _ = out.flush();
         }
+    }
+}
+
+// --- Quarantine: the entries of a list that would block, withheld from the host -----------------
+
+/// The kinds of list entries a server offers, which the proxy can quarantine one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ListKind {
+    Tool,
+    Prompt,
+    Resource,
+    ResourceTemplate,
+}
+
+impl ListKind {
+    /// The kind of entries the result of a list method holds.
+    fn of_list(method: &str) -> Option<ListKind> {
+        match method {
+            "tools/list" => Some(ListKind::Tool),
+            "prompts/list" => Some(ListKind::Prompt),
+            "resources/list" => Some(ListKind::Resource),
+            "resources/templates/list" => Some(ListKind::ResourceTemplate),
+            _ => None,
+        }
+    }
+
+    /// The kind of entry a request uses, and the parameter that names it.
+    fn of_use(method: &str) -> Option<(ListKind, &'static str)> {
+        match method {
+            "tools/call" => Some((ListKind::Tool, "name")),
+            "prompts/get" => Some((ListKind::Prompt, "name")),
+            "resources/read" => Some((ListKind::Resource, "uri")),
+            _ => None,
+        }
+    }
+
+    /// The member of the list result that holds the entries.
+    fn list_key(self) -> &'static str {
+        match self {
+            ListKind::Tool => "tools",
+            ListKind::Prompt => "prompts",
+            ListKind::Resource => "resources",
+            ListKind::ResourceTemplate => "resourceTemplates",
+        }
+    }
+
+    /// The member of an entry that identifies it (what a request names it by).
+    fn key_field(self) -> &'static str {
+        match self {
+            ListKind::Tool | ListKind::Prompt => "name",
+            ListKind::Resource => "uri",
+            ListKind::ResourceTemplate => "uriTemplate",
+        }
+    }
+
+    fn list_method(self) -> &'static str {
+        match self {
+            ListKind::Tool => "tools/list",
+            ListKind::Prompt => "prompts/list",
+            ListKind::Resource => "resources/list",
+            ListKind::ResourceTemplate => "resources/templates/list",
+        }
+    }
+
+    /// `tool`, `prompt`, `resource`, `resource_template`: in audit records and log lines.
+    fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Tool => "tool",
+            ListKind::Prompt => "prompt",
+            ListKind::Resource => "resource",
+            ListKind::ResourceTemplate => "resource_template",
+        }
+    }
+
+    /// For a sentence: `tool`, `prompt`, `resource`, `resource template`.
+    fn noun(self) -> &'static str {
+        match self {
+            ListKind::ResourceTemplate => "resource template",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// What made a quarantined entry quarantined: the findings at its paths in the list that
+/// withheld it.
+struct Quarantined {
+    findings: Vec<Finding>,
+}
+
+/// A host request refused because it uses a quarantined entry.
+struct Refusal {
+    /// The request's verdict, blocked, with the entry's findings added.
+    verdict: Verdict,
+    /// What the error message says before the top finding.
+    headline: String,
+    kind: ListKind,
+    key: String,
+}
+
+impl Refusal {
+    fn extra(&self) -> Extra {
+        Extra {
+            audit: vec![("quarantined", json!({"kind": self.kind.as_str(), "key": self.key}))],
+            log: vec![("quarantined", self.kind.as_str().to_string())],
+        }
+    }
+}
+
+/// Fields a decision's audit record (and NDJSON log line), and its key=value log line, carry
+/// beyond the verdict's.
+#[derive(Default)]
+struct Extra {
+    audit: Vec<(&'static str, Value)>,
+    log: Vec<(&'static str, String)>,
+}
+
+/// The entries of a list result: `result.tools`, `result.prompts`, … when it is an array.
+fn list_entries(message: &Value, kind: ListKind) -> Option<&Vec<Value>> {
+    message.get("result")?.get(kind.list_key())?.as_array()
+}
+
+/// What identifies an entry (a tool's name, a resource's URI), when it has it.
+fn entry_key(entry: &Value, kind: ListKind) -> Option<&str> {
+    entry.get(kind.key_field()).and_then(Value::as_str)
+}
+
+/// The index of the list entry a finding's path is in: `result.tools[3].description` is in
+/// entry 3 of `result.tools`, and so is `result.tools[3]` itself (a pin finding) or
+/// `result.tools[3].description(json).x`. `None` for a path outside every entry
+/// (`result.nextCursor`, `result.tools`, ``).
+fn entry_index(path: &str, kind: ListKind) -> Option<usize> {
+    let rest = path.strip_prefix("result.")?.strip_prefix(kind.list_key())?.strip_prefix('[')?;
+    let end = rest.find(']')?;
+    let index = &rest[..end];
+    if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let after = &rest[end + 1..];
+    if !(after.is_empty() || after.starts_with(['.', '[', '('])) {
+        return None;
+    }
+    index.parse().ok()
+}
+
+impl Proxy {
+    /// The server's identity now (see the module documentation).
+    fn server(&self) -> Arc<str> {
+        self.server.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Takes the server's identity from its answer to the handshake: `serverInfo.name` of an
+    /// `initialize` result, or of the `io.modelcontextprotocol/serverInfo` of a
+    /// `server/discover` result's `_meta` (protocol 2026-07-28). The version is not part of
+    /// it (an upgrade is the same server, and a changed tool of it a change). Not with
+    /// `--server-name`, and only once: the first answer that names the server wins. The pins
+    /// an earlier version kept under the command line move to the name.
+    fn identify(&self, answers: &str, message: &Value) {
+        if self.named {
+            return;
+        }
+        let info = match answers {
+            "initialize" => message.get("result").and_then(|r| r.get("serverInfo")),
+            "server/discover" => message
+                .get("result")
+                .and_then(|r| r.get("_meta"))
+                .and_then(|m| m.get("io.modelcontextprotocol/serverInfo")),
+            _ => return,
+        };
+        let Some(name) = info.and_then(|i| i.get("name")).and_then(Value::as_str).map(str::trim) else { return };
+        if name.is_empty() || self.identified.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        *self.server.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(name);
+        self.log_event(
+            "server_identity",
+            &format!(
+                "the MCP server is `{name}` (its serverInfo): its tools are pinned under that name, not under \
+                 its command line `{}`",
+                self.command_line
+            ),
+        );
+        if let Some((pins, path)) = &self.pins {
+            if pins.rekey(&self.command_line, name) {
+                match pins.save(path) {
+                    Ok(()) => self.log_event(
+                        "pins_moved",
+                        &format!("the tool pins kept under the command line now belong to `{name}`"),
+                    ),
+                    Err(e) => self.log_event("pins_error", &e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Which entries of a blocked list response to withhold, so that the rest can go through:
+    /// `None` when the message must be blocked whole.
+    ///
+    /// Each finding whose own action is `block` ([`Engine::action_for_finding`]) must lie in
+    /// an entry (its path is under `result.tools[i]`); one outside every entry
+    /// (`result.nextCursor`, `_meta`) blocks the message, as does a `SYS-002` (the scan cap
+    /// left some of the message unscanned) or a `SYS-004` (findings not listed, so not
+    /// placed). The entries that share the key of a withheld one (a second tool of the same
+    /// name) are withheld too: the host must not call that name at all. Indices ascending.
+    fn quarantine_plan(&self, verdict: &Verdict, kind: ListKind, message: &Value) -> Option<Vec<usize>> {
+        let entries = list_entries(message, kind)?;
+        let mut blocking = BTreeSet::new();
+        for f in &verdict.findings {
+            let rule = &*f.rule;
+            let whole = rule == sentinel_core::RULE_FINDINGS_NOT_LISTED || rule == sentinel_core::RULE_TRUNCATED;
+            if self.engine.action_for_finding(f) != Action::Block && !whole {
+                continue;
+            }
+            if whole {
+                return None;
+            }
+            let index = entry_index(&f.path, kind).filter(|&i| i < entries.len())?;
+            blocking.insert(index);
+        }
+        if blocking.is_empty() {
+            return None;
+        }
+        let keys: HashSet<&str> = blocking.iter().filter_map(|&i| entry_key(&entries[i], kind)).collect();
+        Some(
+            (0..entries.len())
+                .filter(|i| blocking.contains(i) || entry_key(&entries[*i], kind).is_some_and(|k| keys.contains(k)))
+                .collect(),
+        )
+    }
+
+    /// Forwards a list response without the entries of `removed`: each one logged and audited
+    /// (`decision=quarantine`, with its findings), quarantined in the proxy's state, and the
+    /// rest of the message decided by the findings left (logged and audited as any message,
+    /// with the entries it lost in `quarantined`), re-serialised.
+    fn forward_quarantined(&self, from: Side, message: &Value, verdict: &Verdict, kind: ListKind, removed: &[usize]) {
+        let Some(entries) = list_entries(message, kind) else { return };
+        let mut withheld: BTreeMap<usize, Vec<Finding>> = removed.iter().map(|&i| (i, Vec::new())).collect();
+        let mut rest = verdict.clone();
+        rest.findings.clear();
+        for f in &verdict.findings {
+            match entry_index(&f.path, kind).and_then(|i| withheld.get_mut(&i)) {
+                Some(found) => found.push(f.clone()),
+                None => rest.findings.push(f.clone()),
+            }
+        }
+        rest.action = rest.findings.iter().map(|f| self.engine.action_for_finding(f)).max().unwrap_or(Action::Allow);
+        rest.severity = rest.findings.iter().map(|f| f.severity).max();
+        let mut described = Vec::new();
+        for &i in removed {
+            let entry = &entries[i];
+            let key = entry_key(entry, kind);
+            let name = entry.get("name").and_then(Value::as_str);
+            let mut about = json!({"kind": kind.as_str(), "index": i, "name": name});
+            if kind.key_field() != "name" {
+                about[kind.key_field()] = json!(key);
+            }
+            described.push(about.clone());
+            let findings = &withheld[&i];
+            let mut record = verdict.clone();
+            record.findings = findings.clone();
+            record.severity = findings.iter().map(|f| f.severity).max();
+            record.action = Action::Block;
+            if let Some(info) = record.message.as_mut() {
+                info.tool = if kind == ListKind::Tool { key.map(str::to_string) } else { None };
+            }
+            let mut log = Vec::new();
+            if kind != ListKind::Tool {
+                log.push((kind.as_str(), key.unwrap_or("").to_string()));
+            }
+            if findings.is_empty() {
+                // Withheld for its key: another entry of that key is poisoned.
+                log.push(("same_key_as", "a quarantined entry".to_string()));
+            }
+            log.push(("entry", i.to_string()));
+            self.record(from, &record, "quarantine", None, &Extra { audit: vec![("entry", about)], log });
+        }
+        let count = removed.len().to_string();
+        self.record(
+            from,
+            &rest,
+            rest.action.as_str(),
+            None,
+            &Extra { audit: vec![("quarantined", Value::Array(described))], log: vec![("quarantined", count)] },
+        );
+        self.update_quarantine(kind, entries, &withheld);
+        let mut out = message.clone();
+        if let Some(list) = out.get_mut("result").and_then(|r| r.get_mut(kind.list_key())).and_then(Value::as_array_mut)
+        {
+            let mut index = 0;
+            list.retain(|_| {
+                let keep = !withheld.contains_key(&index);
+                index += 1;
+                keep
+            });
+        }
+        self.send(from.other(), &out);
+    }
+
+    /// Brings the quarantine up to date with a list the host is sent: the entries of
+    /// `withheld` (by index, with their findings) are quarantined under their key; any other
+    /// entry of the list is offered cleanly, so its key is released. A key the list does not
+    /// mention keeps its state (a later page, or a list that dropped it, releases nothing).
+    fn update_quarantine(&self, kind: ListKind, entries: &[Value], withheld: &BTreeMap<usize, Vec<Finding>>) {
+        let mut quarantined: HashMap<&str, Vec<Finding>> = HashMap::new();
+        for (i, findings) in withheld {
+            if let Some(key) = entries.get(*i).and_then(|e| entry_key(e, kind)) {
+                quarantined.entry(key).or_default().extend(findings.iter().cloned());
+            }
+        }
+        let mut released = Vec::new();
+        {
+            let mut quarantine = lock(&self.quarantine);
+            for entry in entries {
+                let Some(key) = entry_key(entry, kind) else { continue };
+                if !quarantined.contains_key(key) && quarantine.remove(&(kind, key.to_string())).is_some() {
+                    released.push(key.to_string());
+                }
+            }
+            for (key, findings) in quarantined {
+                quarantine.insert((kind, key.to_string()), Quarantined { findings });
+            }
+        }
+        for key in released {
+            let detail = format!(
+                "{} `{key}` is no longer quarantined: {} offers it without a finding that blocks",
+                kind.noun(),
+                kind.list_method()
+            );
+            self.log_line(&[("event", "quarantine_release"), ("kind", kind.as_str())], &detail);
+            self.audit_record(json!({
+                "time": now(), "method": kind.list_method(),
+                "tool": if kind == ListKind::Tool { Some(&key) } else { None },
+                "direction": "response", "source": "server", "decision": "release",
+                "entry": {"kind": kind.as_str(), "key": key}, "findings": [],
+            }));
+        }
+    }
+
+    /// The refusal of a host request that uses a quarantined entry (`tools/call` of a
+    /// quarantined tool, `prompts/get` of a quarantined prompt, `resources/read` of a
+    /// quarantined resource's URI): its verdict blocked, with the entry's findings.
+    fn refusal(&self, verdict: &Verdict, message: &Value) -> Option<Refusal> {
+        let method = message.get("method").and_then(Value::as_str)?;
+        let (kind, param) = ListKind::of_use(method)?;
+        let key = message.get("params")?.get(param)?.as_str()?;
+        let findings = {
+            let quarantine = lock(&self.quarantine);
+            quarantine.get(&(kind, key.to_string()))?.findings.clone()
+        };
+        let mut refused = verdict.clone();
+        refused.findings.splice(0..0, findings);
+        refused.action = Action::Block;
+        refused.severity = refused.findings.iter().map(|f| f.severity).max();
+        let headline =
+            format!("{} `{key}` is quarantined (withheld from the host's {})", kind.noun(), kind.list_method());
+        Some(Refusal { verdict: refused, headline, kind, key: key.to_string() })
     }
 }
 

@@ -333,7 +333,11 @@ def test_tool_redefined_in_the_middle_of_a_session(proxy, server):
     p.send(call(2, "redefine"))
     assert p.recv() == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
     assert p.recv()["id"] == 2
+    # The changed tool is quarantined: withheld from the list, a call to it refused.
     response = p.request({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+    names = [t["name"] for t in response["result"]["tools"]]
+    assert "echo" not in names and "redefine" in names
+    response = p.request(call(4, "echo", text=BENIGN))
     assert response["error"]["code"] == -32051
     assert [f["rule"] for f in response["error"]["data"]["sentinel"]["findings"]] == ["MCP-001"]
 
@@ -408,15 +412,27 @@ SURFACES = {
 }
 
 
+LISTS = {"tools/list": "tools", "prompts/list": "prompts", "resources/list": "resources",
+         "resources/templates/list": "resourceTemplates"}
+
+
 @pytest.mark.parametrize("method", list(SURFACES))
 def test_injection_in_any_response_surface_is_blocked(proxy, tmp_path, method):
     canned = tmp_path / "canned.json"
     canned.write_text(json.dumps(SURFACES | {"ping": {}}))
-    p = proxy([sys.executable, str(SERVERS / "canned_server.py"), str(canned)], ["--no-pins"], pins=False)
+    audit = tmp_path / "audit.ndjson"
+    p = proxy([sys.executable, str(SERVERS / "canned_server.py"), str(canned)], ["--no-pins", "--audit", audit], pins=False)
     params = {"name": "t", "arguments": {}} if method == "tools/call" else {}
     response = p.request({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    verdict = assert_blocked(response, 1, "response", "PI-001")
-    assert verdict["message"]["method"] == method
+    if method in LISTS:
+        # In a list, the entry that carries it is withheld (quarantined); the rest goes through.
+        assert response == {"jsonrpc": "2.0", "id": 1, "result": {LISTS[method]: []}}
+        quarantined = [r for r in read_ndjson(audit) if r["decision"] == "quarantine"]
+        assert [(r["method"], r["entry"]["index"]) for r in quarantined] == [(method, 0)]
+        assert "PI-001" in {f["rule"] for f in quarantined[0]["findings"]}
+    else:
+        verdict = assert_blocked(response, 1, "response", "PI-001")
+        assert verdict["message"]["method"] == method
     assert p.request({"jsonrpc": "2.0", "id": 2, "method": "ping"}) == {"jsonrpc": "2.0", "id": 2, "result": {}}
 
 

@@ -27,14 +27,22 @@ def sentinel_logs(path):
     return [parse_log_line(line) for line in path.read_text().splitlines() if line.startswith("[sentinel] ")]
 
 
-async def test_poisoned_description_blocks_tools_list(tmp_path):
+async def test_poisoned_description_is_quarantined(tmp_path):
+    # The poisoned tool is withheld from the list, and a call to it is refused with the findings
+    # of its definition; the other tools are listed and work (test_quarantine.py has the rest).
     async with sdk_session(SERVER, pins=tmp_path / "pins.json", env=variant("poisoned")) as (session, _):
+        tools = await session.list_tools()
         with pytest.raises(MCPError) as blocked:
-            await session.list_tools()
+            await session.call_tool("add", {"a": 2, "b": 3, "sidenote": "-----BEGIN OPENSSH PRIVATE KEY-----"})
+        forecast = await session.call_tool("get_forecast", {"city": "Paris"})
+    assert [t.name for t in tools.tools] == [t for t in TOOLS if t != "add"]
+    assert forecast.content[0].text == "Paris: sunny, 21 degrees"
     assert blocked.value.code == -32051
+    assert blocked.value.message.startswith("Blocked by Sentinel: tool `add` is quarantined")
     verdict = blocked.value.data["sentinel"]
-    assert verdict["message"]["direction"] == "response"
-    assert verdict["message"]["method"] == "tools/list"
+    assert verdict["message"]["direction"] == "request"
+    assert verdict["message"]["method"] == "tools/call"
+    assert verdict["message"]["tool"] == "add"
     poisoning = [f for f in verdict["findings"] if f["category"] == "tool_poisoning"]
     assert poisoning, verdict
     assert {f["detector"] for f in poisoning} == {"SEC-45"}
@@ -119,18 +127,23 @@ async def test_changed_tool_definition_between_sessions(tmp_path):
     # Same definitions again: nothing to report.
     async with sdk_session(SERVER, pins=pins, env=variant("clean")) as (session, _):
         assert dump(await session.list_tools()) == dump(first)
-    # Same command line (same server name), one description changed: a rug pull.
+    # Same server (its serverInfo name), one description changed: a rug pull. The changed tool
+    # is quarantined (withheld from the list, a call to it refused); the others still work.
     async with sdk_session(SERVER, pins=pins, env=variant("rugpull")) as (session, _):
+        tools = await session.list_tools()
         with pytest.raises(MCPError) as blocked:
-            await session.list_tools()
+            await session.call_tool("get_forecast", {"city": "Paris"})
+        assert (await session.call_tool("add", {"a": 2, "b": 3})).content[0].text == "5"
+    assert [t.name for t in tools.tools] == [t for t in TOOLS if t != "get_forecast"]
     assert blocked.value.code == -32051
     findings = blocked.value.data["sentinel"]["findings"]
     assert [(f["rule"], f["detector"], f["severity"]) for f in findings] == [("MCP-001", "SEC-49", "high")]
-    assert "get_forecast" in findings[0]["reason"] or "tools[2]" in findings[0]["path"]
+    assert "get_forecast" in findings[0]["reason"] and findings[0]["path"] == "result.tools[2]"
     # The change stays reported until the user removes the pin.
     async with sdk_session(SERVER, pins=pins, env=variant("rugpull")) as (session, _):
+        assert "get_forecast" not in [t.name for t in (await session.list_tools()).tools]
         with pytest.raises(MCPError):
-            await session.list_tools()
+            await session.call_tool("get_forecast", {"city": "Paris"})
 
 
 async def test_rug_pull_not_reported_without_pins(tmp_path):
@@ -148,8 +161,9 @@ async def test_pins_file_from_the_environment(tmp_path):
         await session.list_tools()
     assert pins.exists()
     async with sdk_session(SERVER, env=variant("rugpull") | {"SENTINEL_MCP_PINS": str(pins)}) as (session, _):
+        await session.list_tools()
         with pytest.raises(MCPError) as blocked:
-            await session.list_tools()
+            await session.call_tool("get_forecast", {"city": "Paris"})
     assert "MCP-001" in {f["rule"] for f in blocked.value.data["sentinel"]["findings"]}
 
 
