@@ -1,7 +1,7 @@
 //! Hostile input: no arrangement of content stalls the engine or slips a payload past it.
 //!
-//! Time is asserted as a ratio against benign text of the same size scanned in the same test
-//! (the minimum of a few runs each), never as a wall-clock limit: machines are shared and
+//! Time is asserted as a ratio against benign text of the same size and kind (ASCII or not)
+//! scanned in the same test (the minimum of a few runs each), never as a wall-clock limit: machines are shared and
 //! noisy, but a quadratic stage shows as a ratio that grows with the input. Run with
 //! `--nocapture` to see the table (in release: `cargo test --release -p sentinel-core --test
 //! sentinel-core-tests hostile -- --nocapture --test-threads 1`).
@@ -24,6 +24,15 @@ const BENIGN: &str = "The release notes list three fixes and one new option for 
     2024-05-02T10:11:12Z INFO server started on port 8080 (workers=4) \
     | column | type | default |\n| retries | integer | 3 |\n\
     Please review the attached draft before Friday; the figures in section two changed. ";
+
+/// Ordinary text beyond ASCII, for inputs beyond ASCII (the normalised view is built for them
+/// and not for ASCII text, so an ASCII baseline would count that as hostile): Russian, German,
+/// French, Japanese and Greek prose, in the project's own words.
+const BENIGN_UNICODE: &str = "Отчёт за квартал готов, цифры во втором разделе изменились. \
+    Die Lieferung kommt am Dienstag; bitte prüfen Sie die Rechnung vorher. \
+    Le résumé de la réunion est joint, merci de le relire avant vendredi. \
+    会議の議事録を共有します。金曜日までに確認してください。 \
+    Η αναφορά είναι έτοιμη και τα στοιχεία ενημερώθηκαν. ";
 
 /// Characters that render as nothing: format controls, joiners, the soft hyphen, variation
 /// selectors, fillers.
@@ -146,14 +155,16 @@ impl Timer {
     /// Each input's cost against benign text of its size: the table, and the inputs over the
     /// bound.
     fn ratios(&mut self, size: usize, inputs: &[(String, String)]) -> Vec<String> {
-        let benign = self.cost(&fill(BENIGN, size));
+        let ascii = self.cost(&fill(BENIGN, size));
+        let unicode = self.cost(&fill(BENIGN_UNICODE, size));
         let mut over = Vec::new();
-        eprintln!("{size} bytes: benign {benign:?}");
+        eprintln!("{size} bytes: benign {ascii:?} (ASCII), {unicode:?} (beyond ASCII)");
         for (name, text) in inputs {
+            let (baseline, benign) = if text.is_ascii() { (BENIGN, ascii) } else { (BENIGN_UNICODE, unicode) };
             // Benign again when the input is slow, in case the machine was busy.
             let mut ratio = self.cost(text).as_secs_f64() / benign.as_secs_f64();
             if ratio > MAX_RATIO {
-                let again = self.cost(&fill(BENIGN, size));
+                let again = self.cost(&fill(baseline, size));
                 ratio = self.cost(text).as_secs_f64() / again.as_secs_f64().max(benign.as_secs_f64());
             }
             eprintln!("| {name} | {} KB | {ratio:.2}x |", size / KB);
