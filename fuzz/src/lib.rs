@@ -1,6 +1,6 @@
 //! Checks shared by the fuzz targets: what every verdict must satisfy, whatever the input.
 
-use sentinel_core::{DuplicateKey, Event, Field, Finding, Verdict, MAX_FINDINGS};
+use sentinel_core::{push_json_key as push_key, DuplicateKey, Event, Field, Finding, Verdict, MAX_FINDINGS};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -87,32 +87,6 @@ impl Strings {
     pub fn at(&self, path: &str) -> Option<&[String]> {
         self.by_path.get(path).map(Vec::as_slice)
     }
-}
-
-/// A JSON path key as the engine writes it (sentinel-core `json::push_key`, which is private).
-fn push_key(path: &mut String, key: &str, top: bool) {
-    let ident = !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && !key.as_bytes()[0].is_ascii_digit();
-    if ident {
-        if !top {
-            path.push('.');
-        }
-        path.push_str(key);
-        return;
-    }
-    path.push_str("[\"");
-    for c in key.chars() {
-        match c {
-            '"' => path.push_str("\\\""),
-            '\\' => path.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(path, "\\u{:04x}", c as u32);
-            }
-            c => path.push(c),
-        }
-    }
-    path.push_str("\"]");
 }
 
 /// Base64 as the engine decodes a `blob` (standard or URL-safe, padded or not, whitespace

@@ -101,6 +101,13 @@ pub fn view_spans(text: &str) -> (String, Vec<(usize, usize)>) {
     (shown, spans)
 }
 
+/// Appends `key` to a JSON path as findings write paths (`.key`, or `["a key"]`). For the fuzz
+/// targets, which resolve finding paths; not part of the stable API.
+#[doc(hidden)]
+pub fn push_json_key(path: &mut String, key: &str, top: bool) {
+    json::push_key(path, key, top);
+}
+
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
