@@ -1507,14 +1507,19 @@ impl Inner {
         path.clear();
         path.push_str(&duplicate.path);
         if let (Field::Tool, Value::String(name)) = (field, &duplicate.value) {
-            for (d, entry) in self.detectors.iter().enumerate() {
-                if entry.enabled {
-                    let mut emitter = EventEmitter { inner: self, out, detector: d };
-                    entry.imp.check_tool(name, path, &mut emitter);
-                }
-            }
+            self.tool_policy(out, name, path);
         }
         self.walk(m, out, tool, field, path, &duplicate.value, json_depth);
+    }
+
+    /// The tool policy (dangerous, denied, unlisted) on a tool name found at `path`.
+    pub(crate) fn tool_policy(&self, out: &mut Findings, name: &str, path: &str) {
+        for (d, entry) in self.detectors.iter().enumerate() {
+            if entry.enabled {
+                let mut emitter = EventEmitter { inner: self, out, detector: d };
+                entry.imp.check_tool(name, path, &mut emitter);
+            }
+        }
     }
 
     /// The one finding for what the scan cap left unscanned in this event or message.
@@ -1575,13 +1580,15 @@ impl Inner {
         path.truncate(len);
         m.budget = budget;
         out.dedupe_since(from, path);
-        let at = path.clone();
-        for duplicate in &parsed.duplicates {
-            self.shadowed(m, out, tool, field, path, duplicate, json_depth - 1);
+        if !parsed.duplicates.is_empty() {
+            let at = path.clone();
+            for duplicate in &parsed.duplicates {
+                self.shadowed(m, out, tool, field, path, duplicate, json_depth - 1);
+            }
+            m.budget = budget;
+            path.clear();
+            path.push_str(&at);
         }
-        m.budget = budget;
-        path.clear();
-        path.push_str(&at);
     }
 
     /// Scans one string: one Aho-Corasick pass and at most one regex-union pass over its view.

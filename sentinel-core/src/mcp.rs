@@ -63,7 +63,7 @@
 //! [`McpConfig::max_json_depth`]: crate::McpConfig::max_json_depth
 
 use crate::detector::{RULE_TOOL_CHANGED, RULE_TOOL_SHADOWED};
-use crate::engine::{EventEmitter, Findings, Inner, MatchState};
+use crate::engine::{Findings, Inner, MatchState};
 use crate::event::{EventContext, Field};
 use crate::json::{push_key, DuplicateKey};
 use crate::severity::{Action, Severity};
@@ -570,12 +570,7 @@ impl Walker<'_, '_> {
 
     /// The tool policy (dangerous, denied, unlisted) on a called tool's name.
     fn tool_policy(&mut self, name: &str) {
-        for (d, entry) in self.inner.detectors.iter().enumerate() {
-            if entry.enabled {
-                let mut emitter = EventEmitter { inner: self.inner, out: self.out, detector: d };
-                entry.imp.check_tool(name, self.path, &mut emitter);
-            }
-        }
+        self.inner.tool_policy(self.out, name, self.path);
     }
 
     fn walk(&mut self, field: Field, tool: &str, value: &Value) {
