@@ -67,12 +67,14 @@ pub const SEED_PACK: &str = include_str!("../rules/seed.toml");
 /// the rule's windows.
 #[derive(Clone, Copy)]
 pub(crate) enum Anchor {
-    /// The literals start the whole pattern.
-    Start,
+    /// The literals start the whole pattern. `Matchers::tails[tail]` is the whole pattern
+    /// (a tail after an empty head): run anchored at each hit, it says whether a match begins
+    /// there, and the rule's own regex then runs anchored there for the span.
+    Start { tail: usize },
     /// The literals start a tail of the pattern that follows a head of at most `reach` bytes
-    /// (`[^A-Za-z0-9][\w.-]{0,40}?` before `key|token|…`): the tail's regex (`tails[tail]`)
-    /// runs anchored at each hit, and the rule's own regex scans only from `reach` bytes
-    /// before the first hit where the tail matches, since no match can begin earlier.
+    /// (`[^A-Za-z0-9][\w.-]{0,40}?` before `key|token|…`): the tail (`tails[tail]`) runs
+    /// anchored at each hit, and the rule's own regex scans only from `reach` bytes before the
+    /// first hit where the tail matches, since no match can begin earlier.
     Tail { tail: usize, reach: u32 },
     /// Every match goes through one of the rule's branches (`Matchers::inner`, named by the
     /// hits of their literals): a head of any length, then a tail that begins with one of the
@@ -94,6 +96,11 @@ pub(crate) struct InnerBranch {
 /// The rules of the built-in detectors (integrity, tool policy, size limits): always loaded.
 const POLICY_PACK: (&str, &str) = ("builtin:policy.toml", include_str!("../rules/policy.toml"));
 
+/// The starts of an `Anchor::Start` rule in a window (rule, position), in order, with its
+/// pattern's forward lazy DFA and that DFA's cache: what `CompiledRule::first_valid_match` runs
+/// anchored instead of scanning the window.
+type StartRuns<'a> = (&'a [(u32, u32)], &'a hybrid::dfa::DFA, &'a mut hybrid::dfa::Cache);
+
 /// One compiled rule.
 pub(crate) struct CompiledRule {
     pub(crate) id: Arc<str>,
@@ -110,9 +117,6 @@ pub(crate) struct CompiledRule {
     /// Where the rule's matches can begin, when its regex says (see `Anchor`): its regex then
     /// runs anchored there instead of scanning its windows.
     pub(crate) anchor: Option<Anchor>,
-    /// The longest match the regex can have, in bytes (`usize::MAX` when unbounded): what one
-    /// anchored run of it may cost.
-    pub(crate) reach: usize,
     pub(crate) value_group: bool,
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
@@ -153,8 +157,9 @@ impl CompiledRule {
     /// and allow-list: the span of the whole match. Matches that fail are skipped.
     ///
     /// With `starts` (the positions in `window` where a match of the rule can begin, in
-    /// order), the regex runs anchored at each of them instead of scanning the window: the
-    /// first position with a valid match gives the same span as the scan would.
+    /// order, and the rule's whole pattern as a tail, see `Anchor::Start`), the pattern runs
+    /// anchored at each of them instead of scanning the window, and the regex where it matches:
+    /// the first position with a valid match gives the same span as the scan would.
     fn first_valid_match(
         &self,
         single: &meta::Regex,
@@ -162,33 +167,35 @@ impl CompiledRule {
         caps: &mut Option<Captures>,
         hay: &str,
         window: std::ops::Range<usize>,
-        starts: Option<&[(u32, u32)]>,
+        starts: Option<StartRuns<'_>>,
     ) -> Option<(usize, usize)> {
         let mut at = window.start;
         let mut next = 0;
         let mut starts = starts;
-        // What the anchored runs may cost together, at most: `ANCHOR_BUDGET` scans of the
-        // window, each run counted as reading up to the rule's reach. When the starts are too
-        // dense for that (a run of near-matches), the rest of the window is scanned instead.
+        // What the anchored runs may read together, at most: `ANCHOR_BUDGET` scans of the
+        // window. When the starts cost more (a run of near-matches), the rest of the window is
+        // scanned instead.
         let mut budget = window.len() * ANCHOR_BUDGET;
         while at < window.end {
-            let input = match starts {
+            let input = match &mut starts {
                 None => Input::new(hay).span(at..window.end),
-                Some(list) => {
+                Some((list, tail, tail_cache)) => {
                     // The next start at or after `at` (a failed match skips those inside it).
                     while list.get(next).is_some_and(|&(_, p)| (p as usize) < at) {
                         next += 1;
                     }
                     let &(_, p) = list.get(next)?;
                     next += 1;
-                    let cost = self.reach.min(window.end - p as usize);
-                    if cost > budget {
-                        starts = None;
-                        at = p as usize;
-                        continue;
+                    let p = p as usize;
+                    match tail_matches(tail, tail_cache, hay, p..window.end, &mut budget) {
+                        Some(true) => Input::new(hay).span(p..window.end).anchored(Anchored::Yes),
+                        Some(false) => continue,
+                        None => {
+                            starts = None;
+                            at = p;
+                            continue;
+                        }
                     }
-                    budget -= cost;
-                    Input::new(hay).span(p as usize..window.end).anchored(Anchored::Yes)
                 }
             };
             let Some((whole, value)) = self.search_at(single, cache, caps, &input) else {
@@ -254,16 +261,15 @@ impl CompiledRule {
         hits: &[(u32, u32, u32)],
         mx: &Matchers,
         head_caches: &mut [Option<hybrid::dfa::Cache>],
-        tail_caches: &mut [Option<meta::Cache>],
+        tail_caches: &mut [Option<hybrid::dfa::Cache>],
     ) -> Option<(usize, usize)> {
         let mut from = window.start;
         // Bytes the heads may still walk backwards: an eighth of the window. Past that, hits
         // whose heads reach far (`<[a-z][^>]*?` before a common ` on`) would cost more than the
         // scan they replace, and the rest of the window is scanned instead.
         let mut budget = window.len() / INNER_BUDGET_DIVISOR;
-        // Bytes the tails may read forwards, together: `ANCHOR_BUDGET` scans of the window
-        // (each run counted as reading up to its tail's reach). Past that, the rest of the
-        // window is scanned instead.
+        // Bytes the tails may read forwards, together: `ANCHOR_BUDGET` scans of the window.
+        // Past that, the rest of the window is scanned instead.
         let mut tail_budget = window.len() * ANCHOR_BUDGET;
         while from < window.end {
             let mut best: Option<usize> = None;
@@ -291,16 +297,12 @@ impl CompiledRule {
                 if best.is_some_and(|s| s <= start) {
                     continue;
                 }
-                let cost = mx.tail_reach[branch.tail].min(window.end - k);
-                if cost > tail_budget {
-                    return self.first_valid_match(single, cache, caps, hay, from..window.end, None);
-                }
-                tail_budget -= cost;
                 let tail = &mx.tails[branch.tail];
                 let tail_cache = tail_caches[branch.tail].get_or_insert_with(|| tail.create_cache());
-                let input = Input::new(hay).range(k..window.end).anchored(Anchored::Yes).earliest(true);
-                if tail.search_half_with(tail_cache, &input).is_some() {
-                    best = Some(start);
+                match tail_matches(tail, tail_cache, hay, k..window.end, &mut tail_budget) {
+                    Some(true) => best = Some(start),
+                    Some(false) => {}
+                    None => return self.first_valid_match(single, cache, caps, hay, from..window.end, None),
                 }
             }
             let start = best?;
@@ -360,10 +362,10 @@ struct Matchers {
     /// Each regex rule on its own (leftmost-first), run only for rules the union reported,
     /// to locate the span of the first match.
     single: Vec<meta::Regex>,
-    /// Tails of anchored rules' regexes (`Anchor::Tail`, `Anchor::Inner`), run anchored.
-    tails: Vec<meta::Regex>,
-    /// The longest match of each tail (`usize::MAX` when unbounded).
-    tail_reach: Vec<usize>,
+    /// Tails of anchored rules' regexes (the whole pattern for `Anchor::Start`), as lazy DFAs
+    /// run forwards, anchored at a literal hit, a byte at a time (`tail_matches`): whether a
+    /// match of the tail begins there, for what the run actually read.
+    tails: Vec<hybrid::dfa::DFA>,
     /// Branches of `Anchor::Inner` rules.
     inner: Vec<InnerBranch>,
     /// Heads of those branches, reversed (`InnerBranch::head`).
@@ -832,7 +834,6 @@ impl Engine {
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
         let mut tails = Vec::new();
-        let mut tail_reach = Vec::new();
         let mut inner = Vec::new();
         let mut heads = Vec::new();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
@@ -866,7 +867,6 @@ impl Engine {
             let mut regex = None;
             let mut required = Required::default();
             let mut anchor = None;
-            let mut reach = usize::MAX;
             let mut value_group = false;
             if let Some(c) = &compiled {
                 let one = meta::Builder::new()
@@ -878,7 +878,6 @@ impl Engine {
                     .build_from_hir(&c.hir)
                     .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
                 value_group = one.group_info().to_index(PatternID::ZERO, "v").is_some();
-                reach = c.hir.properties().maximum_len().unwrap_or(usize::MAX);
                 if enabled {
                     regex = Some(single.len());
                     single.push(one);
@@ -967,7 +966,11 @@ impl Engine {
                         let hits = literals.hits(&s);
                         (s.iter().all(|l| l.len() >= MIN_START_LEN) && hits <= MAX_START_HITS).then_some((hits, s))
                     };
-                    let mut found = starts_of(&c.hir).map(|(_, s)| (s, Anchor::Start));
+                    let mut found = starts_of(&c.hir).and_then(|(_, s)| {
+                        let tail = forward_tail(&c.hir)?;
+                        tails.push(tail);
+                        Some((s, Anchor::Start { tail: tails.len() - 1 }))
+                    });
                     // Else the tail after the shortest bounded head that has such literals.
                     if let (None, HirKind::Concat(parts)) = (&found, c.hir.kind()) {
                         for at in 1..parts.len() {
@@ -977,12 +980,11 @@ impl Engine {
                             };
                             let tail = Hir::concat(parts[at..].to_vec());
                             if let Some((_, s)) = starts_of(&tail) {
-                                let regex = tail_builder()
-                                    .build_from_hir(&tail)
-                                    .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
-                                found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
-                                tail_reach.push(tail.properties().maximum_len().unwrap_or(usize::MAX));
-                                tails.push(regex);
+                                // A tail that cannot be built leaves the rule scanning its windows.
+                                if let Some(dfa) = forward_tail(&tail) {
+                                    found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
+                                    tails.push(dfa);
+                                }
                                 break;
                             }
                         }
@@ -1021,12 +1023,11 @@ impl Engine {
                                     0 => None,
                                     _ => Some(reverse_head(&Hir::concat(parts[..at].to_vec()))?),
                                 };
-                                let reach = tail.properties().maximum_len().unwrap_or(usize::MAX);
-                                Some((head, tail_builder().build_from_hir(&tail).ok()?, reach, s))
+                                Some((head, forward_tail(&tail)?, s))
                             })
                             .collect();
                         if let Some(built) = built {
-                            for (head, tail, reach, s) in built {
+                            for (head, tail, s) in built {
                                 let branch = inner.len() as u32;
                                 inner.push(InnerBranch {
                                     head: head.map(|h| {
@@ -1035,7 +1036,6 @@ impl Engine {
                                     }),
                                     tail: tails.len(),
                                 });
-                                tail_reach.push(reach);
                                 tails.push(tail);
                                 for lit in s {
                                     derived_by.entry(lit).or_default().inner.push((rule_index, branch));
@@ -1062,7 +1062,6 @@ impl Engine {
                 regex,
                 required,
                 anchor,
-                reach,
                 value_group,
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
@@ -1122,7 +1121,6 @@ impl Engine {
             regex_rule,
             single,
             tails,
-            tail_reach,
             inner,
             heads,
             ungated,
@@ -1166,11 +1164,11 @@ const MAX_START_HITS: u32 = 200;
 /// of scanning.
 const ANCHOR_SPACING: usize = 24;
 /// The anchored runs of one rule in one window may read, together, at most this many times
-/// the window (each run counted at the longest it can be: the rule's or tail's longest match,
-/// or the rest of the window when that is unbounded); the rest of the window is then scanned
-/// instead. This bounds a run of near-matches to a few scans per window, while the sparse
-/// starts of ordinary text never reach it.
-const ANCHOR_BUDGET: usize = 16;
+/// the window (each run counted for the bytes its lazy DFA stepped through, `tail_matches`);
+/// the rest of the window is then scanned instead. This bounds a run of near-matches to a few
+/// scans per window, while the sparse starts of ordinary text, each dying within a few bytes,
+/// never reach it.
+const ANCHOR_BUDGET: usize = 4;
 /// Longest head (in bytes) before the tail a rule is anchored on. Bytes of UTF-8: a
 /// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
 const MAX_HEAD: usize = 160;
@@ -1236,6 +1234,45 @@ fn head_start(
     Some(found)
 }
 
+/// Whether a match of `tail` (see `forward_tail`) begins at `within.start` and ends by
+/// `within.end`. `None` when that takes more than `budget` bytes (counted down) or the lazy DFA
+/// gives up.
+///
+/// This is `hybrid::dfa::DFA::try_search_fwd`, anchored, stepped a byte at a time so that it
+/// can stop, and so that a run costs what it reads (the DFA dies at the first byte no match can
+/// go on with), not the longest match the tail could have: a lazy DFA reports a match one byte
+/// late, and the byte after the range (or the end of the text) is the last one it reads, for
+/// the look-ahead assertions of the tail.
+fn tail_matches(
+    tail: &hybrid::dfa::DFA,
+    cache: &mut hybrid::dfa::Cache,
+    hay: &str,
+    within: std::ops::Range<usize>,
+    budget: &mut usize,
+) -> Option<bool> {
+    let bytes = hay.as_bytes();
+    let input = Input::new(hay).range(within.clone()).anchored(Anchored::Yes);
+    let mut sid = tail.start_state_forward(cache, &input).ok()?;
+    for &byte in &bytes[within.clone()] {
+        *budget = budget.checked_sub(1)?;
+        sid = tail.next_state(cache, sid, byte).ok()?;
+        if sid.is_tagged() {
+            if sid.is_match() {
+                return Some(true);
+            } else if sid.is_dead() {
+                return Some(false);
+            } else if sid.is_quit() {
+                return None;
+            }
+        }
+    }
+    sid = match bytes.get(within.end) {
+        Some(&byte) => tail.next_state(cache, sid, byte).ok()?,
+        None => tail.next_eoi_state(cache, sid).ok()?,
+    };
+    Some(sid.is_match())
+}
+
 /// The entries of `list` for rule `r` at positions in `within`. On first use in a string,
 /// `list` is sorted (by rule, then position) and the entries of rules whose gates stayed closed
 /// are dropped: most hits are of those.
@@ -1281,19 +1318,27 @@ fn parts_of(hir: &Hir) -> &[Hir] {
     }
 }
 
-/// The builder of the regexes for tails of rules' patterns, run anchored at hits of their
-/// literals.
-fn tail_builder() -> meta::Builder {
-    let mut builder = meta::Builder::new();
-    builder.configure(
-        meta::Config::new()
-            // `None` would leave the meta regex able to say only whether it matches, not where a
-            // search ends.
-            .which_captures(thompson::WhichCaptures::Implicit)
-            .nfa_size_limit(Some(SINGLE_NFA_LIMIT))
-            .hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
-    );
-    builder
+/// A lazy DFA for a tail of a rule's pattern (or the whole pattern), run forwards and anchored
+/// at a hit of the literals it begins with by `tail_matches`: any match will do
+/// (`MatchKind::All`). `None` when it cannot be built.
+fn forward_tail(tail: &Hir) -> Option<hybrid::dfa::DFA> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(SINGLE_NFA_LIMIT)),
+        )
+        .build_from_hir(tail)
+        .ok()?;
+    hybrid::dfa::DFA::builder()
+        .configure(
+            hybrid::dfa::Config::new()
+                .match_kind(MatchKind::All)
+                .starts_for_each_pattern(false)
+                .cache_capacity(SINGLE_CACHE_CAPACITY),
+        )
+        .build_from_nfa(nfa)
+        .ok()
 }
 
 /// A lazy DFA for a head of a rule's pattern, reversed: run backwards and anchored at a hit of
@@ -1825,10 +1870,15 @@ impl Inner {
                 let r32 = r as u32;
                 let found = match rule.anchor {
                     None => rule.first_valid_match(single, cache, caps, hay, window, None),
-                    Some(Anchor::Start) => {
+                    Some(Anchor::Start { tail: t }) => {
                         let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
-                        let dense = at.len() * ANCHOR_SPACING > window.len();
-                        rule.first_valid_match(single, cache, caps, hay, window, (!dense).then_some(at))
+                        if at.len() * ANCHOR_SPACING > window.len() {
+                            rule.first_valid_match(single, cache, caps, hay, window, None)
+                        } else {
+                            let tail = &mx.tails[t];
+                            let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
+                            rule.first_valid_match(single, cache, caps, hay, window, Some((at, tail, tail_cache)))
+                        }
                     }
                     Some(Anchor::Tail { tail: t, reach }) => {
                         let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
@@ -1839,18 +1889,11 @@ impl Inner {
                             let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
                             let end = window.end;
                             // The first hit where the tail matches; or, once the tail runs
-                            // have read a window's worth, the next hit (the scan from there
-                            // finds the same match, if any).
+                            // have read `ANCHOR_BUDGET` windows' worth, the hit where that
+                            // happened (the scan from there finds the same match, if any).
                             let mut budget = window.len() * ANCHOR_BUDGET;
                             let hit = at.iter().find(|&&(_, p)| {
-                                let cost = mx.tail_reach[t].min(end - p as usize);
-                                if cost > budget {
-                                    return true;
-                                }
-                                budget -= cost;
-                                let input =
-                                    Input::new(hay).span(p as usize..end).anchored(Anchored::Yes).earliest(true);
-                                tail.search_half_with(tail_cache, &input).is_some()
+                                tail_matches(tail, tail_cache, hay, p as usize..end, &mut budget) != Some(false)
                             });
                             hit.and_then(|&(_, p)| {
                                 let from = floor_char_boundary(
@@ -2045,7 +2088,7 @@ pub(crate) struct MatchState {
     single_caches: Vec<Option<meta::Cache>>,
     single_caps: Vec<Option<Captures>>,
     /// Per tail regex (`Anchor::Tail`, `Anchor::Inner`): its cache, once used.
-    tail_caches: Vec<Option<meta::Cache>>,
+    tail_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per reversed head (`Anchor::Inner`): its cache, once used.
     head_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
@@ -2371,6 +2414,48 @@ mod tests {
         let mut cache = head.create_cache();
         let mut budget = 0;
         assert_eq!(head_start(head, &mut cache, &text, 0..text.len(), &mut budget), None);
+    }
+
+    #[test]
+    fn a_tail_run_by_steps_matches_where_the_forward_search_does() {
+        // `tail_matches` steps a tail (or an anchored rule's whole pattern) by hand so that a
+        // run costs what it reads; without a budget to stop at, it must say what the library's
+        // anchored forward search says, at every position, on text with the examples of every
+        // anchored rule.
+        let engine = Engine::new().unwrap();
+        let inner = &engine.inner;
+        let mut text = String::new();
+        for rule in inner.rules.iter().filter(|r| r.anchor.is_some()) {
+            for example in rule.spec.examples.iter().chain(&rule.spec.negative_examples) {
+                if let crate::rule::Example::Text(t) = example {
+                    text.push_str(t);
+                    text.push_str(if text.len() % 3 == 0 { "\n" } else { " \n " });
+                }
+            }
+        }
+        assert!(text.len() > 5000, "{}", text.len());
+        let (mut checked, mut found) = (0, 0);
+        for tail in &inner.matchers.tails {
+            let mut cache = tail.create_cache();
+            for k in (0..=text.len()).filter(|&k| text.is_char_boundary(k)) {
+                for end in [text.len(), ceil_char_boundary(&text, (k + 60).min(text.len()))] {
+                    let input = Input::new(&text).range(k..end).anchored(Anchored::Yes).earliest(true);
+                    let expected = tail.try_search_fwd(&mut cache, &input).unwrap().is_some();
+                    let got = tail_matches(tail, &mut cache, &text, k..end, &mut { usize::MAX });
+                    assert_eq!(got, Some(expected), "tail at {k}..{end}");
+                    checked += 1;
+                    found += usize::from(expected);
+                }
+            }
+        }
+        assert!(found > 100 && found < checked, "{found} of {checked}");
+        // Every rule anchored at its starts has its pattern as a tail.
+        let starts = inner.rules.iter().filter(|r| matches!(r.anchor, Some(Anchor::Start { .. }))).count();
+        assert!(starts >= 50, "{starts}");
+        // A budget stops the walk.
+        let tail = &inner.matchers.tails[0];
+        let mut cache = tail.create_cache();
+        assert_eq!(tail_matches(tail, &mut cache, &text, 0..text.len(), &mut 0), None);
     }
 
     #[test]
