@@ -109,7 +109,31 @@ pub struct ToolPolicy {
     /// `os_shell` (shared/seeds/001) and the common names of shell and code-execution tools:
     /// see [`DEFAULT_DANGEROUS_TOOLS`].
     pub dangerous: Vec<String>,
+    /// Tools whose results are the contents of files or documents: code, SQL or command
+    /// injection and path traversal in such a result (and in a `resources/read` result) are
+    /// data, not an attack on the host, and are reported with low confidence (see
+    /// [`crate::Confidence`]). The default is [`DEFAULT_DOCUMENT_TOOLS`]; prompt injection, secrets
+    /// and personal data in the same content are judged as anywhere else.
+    pub documents: Vec<String>,
 }
+
+/// The default document-tool list: the common names of tools that return a file's contents,
+/// and `resources/read` (an event logged for that MCP method names it as its tool).
+pub const DEFAULT_DOCUMENT_TOOLS: &[&str] = &[
+    "read_file",
+    "read_text_file",
+    "read_multiple_files",
+    "read_file_*",
+    "file_read",
+    "fs_read*",
+    "get_file_contents",
+    "get_file_content",
+    "view_file",
+    "open_file",
+    "cat_file",
+    "read_resource",
+    "resources/read",
+];
 
 /// The default dangerous-tool list: shell and code-execution tools under their common names
 /// (case-insensitive globs). `os_shell` is the seed's; the others are the names MCP servers
@@ -154,6 +178,7 @@ impl Default for ToolPolicy {
             allow: Vec::new(),
             deny: Vec::new(),
             dangerous: DEFAULT_DANGEROUS_TOOLS.iter().map(|s| s.to_string()).collect(),
+            documents: DEFAULT_DOCUMENT_TOOLS.iter().map(|s| s.to_string()).collect(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::normalize::{OffsetMap, View};
 use crate::pattern;
 use crate::required::{self, implies, Literals, Set};
 use crate::rule::{check_rule_shape, floor_char_boundary, Pack, RuleSpec, ScopeMask, SourcedRule, Validator};
-use crate::severity::{Action, Severity};
+use crate::severity::{Action, Confidence, Severity};
 use crate::validate;
 use crate::verdict::{Finding, Span, Verdict};
 use regex_automata::nfa::thompson;
@@ -118,6 +118,11 @@ pub(crate) struct CompiledRule {
     /// runs anchored there instead of scanning its windows.
     pub(crate) anchor: Option<Anchor>,
     pub(crate) value_group: bool,
+    /// The rule's own confidence (`RuleSpec::confidence`).
+    pub(crate) confidence: Confidence,
+    /// Its findings in the contents of a file or document that was read are inert (code, SQL
+    /// and command injection, path traversal): reported with low confidence there.
+    pub(crate) inert_in_documents: bool,
     pub(crate) validator: Option<Validator>,
     pub(crate) min_entropy: Option<f64>,
     pub(crate) enabled: bool,
@@ -400,6 +405,8 @@ pub(crate) struct Inner {
     pub(crate) truncated_rule: u32,
     pub(crate) duplicate_rule: u32,
     not_listed_rule: u32,
+    /// `tools.documents`: tools whose results are the contents of files.
+    documents: Vec<WildMatch>,
     /// The adversarial-Unicode rules, by evasion kind.
     evasion_rules: [u32; 5],
     pub(crate) pool: Pool<Scratch, ScratchFactory>,
@@ -608,6 +615,10 @@ impl Engine {
         }
         let tool = event.tool.as_str();
         let Scratch { m, path, out, .. } = scratch;
+        // The response is a file's contents when the tool (or the MCP tool named in the
+        // metadata) reads files.
+        out.document =
+            inner.is_document_tool(tool) || event.metadata_tool_name().is_some_and(|t| inner.is_document_tool(t));
         for (field, text) in
             [(Field::Tool, tool), (Field::Prompt, event.prompt.as_str()), (Field::Response, event.response.as_str())]
         {
@@ -1063,6 +1074,8 @@ impl Engine {
                 required,
                 anchor,
                 value_group,
+                confidence: spec.confidence,
+                inert_in_documents: INERT_IN_DOCUMENTS.contains(&category.as_str()),
                 validator: spec.validator,
                 min_entropy: spec.min_entropy,
                 enabled,
@@ -1128,6 +1141,7 @@ impl Engine {
             derived,
         };
         let factory = make_factory(id, &matchers, rules.len());
+        let documents = config.tools.documents.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
         let inner = Inner {
             id,
             config,
@@ -1139,6 +1153,7 @@ impl Engine {
             truncated_rule,
             duplicate_rule,
             not_listed_rule,
+            documents,
             evasion_rules,
             pool: Pool::new(factory),
         };
@@ -1169,6 +1184,9 @@ const ANCHOR_SPACING: usize = 24;
 /// scans per window, while the sparse starts of ordinary text, each dying within a few bytes,
 /// never reach it.
 const ANCHOR_BUDGET: usize = 4;
+/// Categories of payloads that act only where they are executed (a query, a shell, a page):
+/// in the contents of a file that was read they are data, reported with low confidence.
+const INERT_IN_DOCUMENTS: &[&str] = &["code_injection", "sql_injection", "command_injection", "path_traversal"];
 /// Longest head (in bytes) before the tail a rule is anchored on. Bytes of UTF-8: a
 /// case-insensitive `[a-z0-9]{0,40}` may be 120 bytes long (the Kelvin sign is 3).
 const MAX_HEAD: usize = 160;
@@ -1555,6 +1573,11 @@ impl Inner {
             self.tool_policy(out, name, path);
         }
         self.walk(m, out, tool, field, path, &duplicate.value, json_depth);
+    }
+
+    /// The tool's results are the contents of files (`tools.documents`).
+    pub(crate) fn is_document_tool(&self, tool: &str) -> bool {
+        !tool.is_empty() && self.documents.iter().any(|g| g.matches(tool))
     }
 
     /// The tool policy (dangerous, denied, unlisted) on a tool name found at `path`.
@@ -2161,6 +2184,9 @@ pub(crate) struct Findings {
     dropped_severity: Option<Severity>,
     /// Where the findings of the string being scanned begin.
     string_start: usize,
+    /// The response being scanned is the contents of a file or document (a result of a tool on
+    /// `tools.documents`, or of `resources/read`): see `CompiledRule::inert_in_documents`.
+    pub(crate) document: bool,
 }
 
 impl Findings {
@@ -2199,6 +2225,7 @@ impl Findings {
         self.dropped_action = Action::Allow;
         self.dropped_severity = None;
         self.string_start = 0;
+        self.document = false;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2225,9 +2252,13 @@ impl Findings {
         if let Some(cap) = d.cap {
             severity = severity.min(cap);
         }
+        // A payload of injection into code, SQL or a shell is inert in the contents of a file
+        // that was read: reported, with low confidence.
+        let inert = self.document && field == Field::Response && rule.inert_in_documents;
+        let confidence = if inert { Confidence::Low } else { rule.confidence };
         if self.verdict.findings.len() >= MAX_FINDINGS {
             self.dropped += 1;
-            self.dropped_action = self.dropped_action.max(action_of(inner, &rule.id, severity));
+            self.dropped_action = self.dropped_action.max(action_of(&inner.config, &rule.id, severity, confidence));
             self.dropped_severity = self.dropped_severity.max(Some(severity));
             return;
         }
@@ -2238,6 +2269,7 @@ impl Findings {
         f.rule.clone_from(&rule.id);
         f.severity = severity;
         f.original_severity = (severity != rule.severity).then_some(rule.severity);
+        f.confidence = confidence;
         f.field = field;
         f.path.clear();
         f.path.push_str(path);
@@ -2255,7 +2287,8 @@ impl Findings {
             // is counted with the other unlisted ones.
             if let Some(last) = self.verdict.findings.pop() {
                 self.dropped += 1;
-                self.dropped_action = self.dropped_action.max(action_of(inner, &last.rule, last.severity));
+                self.dropped_action =
+                    self.dropped_action.max(action_of(&inner.config, &last.rule, last.severity, last.confidence));
                 self.dropped_severity = self.dropped_severity.max(Some(last.severity));
                 self.spare.push(last);
             }
@@ -2277,7 +2310,7 @@ impl Findings {
             );
         }
         for f in &self.verdict.findings {
-            action = action.max(action_of(inner, &f.rule, f.severity));
+            action = action.max(action_of(&inner.config, &f.rule, f.severity, f.confidence));
             severity = severity.max(Some(f.severity));
         }
         self.verdict.action = action;
@@ -2287,14 +2320,14 @@ impl Findings {
 
 /// The action a finding calls for: for content that was not read or not scanned (`SYS-001`,
 /// `SYS-002`) the fail mode decides; for every other finding, the severity → action table.
-fn action_of(inner: &Inner, rule: &str, severity: Severity) -> Action {
+pub(crate) fn action_of(config: &Config, rule: &str, severity: Severity, confidence: Confidence) -> Action {
     if rule == detector::RULE_UNREADABLE || rule == detector::RULE_TRUNCATED {
-        match inner.config.fail_mode {
+        match config.fail_mode {
             FailMode::Closed => Action::Block,
             FailMode::Open => Action::Allow,
         }
     } else {
-        inner.config.actions.action_for(severity)
+        config.actions.action_for_finding(severity, confidence)
     }
 }
 

@@ -109,6 +109,12 @@ pub const REQUIRED_FIELDS: [&str; 6] = ["timestamp", "user", "agent", "tool", "p
 const CONTEXT_FIELDS: [&str; 6] = ["id", "server", "session", "namespace", "cluster", "human"];
 
 impl Event {
+    /// The MCP tool named in the metadata (`metadata.tool_name`, as in events logged by a
+    /// proxy, where `tool` names the server), when there is one.
+    pub fn metadata_tool_name(&self) -> Option<&str> {
+        self.metadata.as_ref()?.get("tool_name")?.as_str()
+    }
+
     /// Parses one event from JSON bytes.
     ///
     /// Errors name the field and what was expected; JSON syntax errors carry line and column.

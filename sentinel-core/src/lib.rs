@@ -62,7 +62,7 @@ mod verdict;
 
 pub use config::{
     Config, DetectorConfig, FailMode, Limits, McpConfig, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS,
-    DEFAULT_MAX_SCAN_BYTES, DEFAULT_SCAN_MIMES,
+    DEFAULT_DOCUMENT_TOOLS, DEFAULT_MAX_SCAN_BYTES, DEFAULT_SCAN_MIMES,
 };
 pub use detector::{
     Detector, DetectorInfo, Emit, Hit, Judgement, RULE_DANGEROUS_TOOL, RULE_DENIED_TOOL, RULE_DUPLICATE_KEY,
@@ -75,8 +75,8 @@ pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED
 pub use json::{parse_json, DuplicateKey, ParsedJson};
 pub use mcp::{definition_hash, Direction, MessageContext, MessageInfo, PinCheck, PinError, ToolPins};
 pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};
-pub use severity::{Action, ActionMap, ParseEnumError, Severity};
-pub use validate::{iban, luhn, shannon_entropy, us_ssn};
+pub use severity::{Action, ActionMap, Confidence, LowConfidence, ParseEnumError, Severity};
+pub use validate::{code_name, iban, luhn, shannon_entropy, us_ssn};
 pub use verdict::{Finding, Span, Verdict};
 
 /// The normalised view matching runs over (for tests and tools that need to reproduce a

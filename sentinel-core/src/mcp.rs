@@ -234,7 +234,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn action_for_finding(&self, finding: &Finding) -> Action {
-        finding_action(&self.inner.config, &finding.rule, finding.severity)
+        crate::engine::action_of(&self.inner.config, &finding.rule, finding.severity, finding.confidence)
     }
 
     /// Parses a JSON-RPC message and scans it, every value of a duplicated key included. A
@@ -260,19 +260,6 @@ impl Engine {
                 verdict
             }
         }
-    }
-}
-
-/// The action a finding calls for on its own: as the engine's `action_of`, which decides the
-/// verdict's action.
-fn finding_action(config: &crate::Config, rule: &str, severity: Severity) -> Action {
-    if rule == crate::RULE_UNREADABLE || rule == crate::RULE_TRUNCATED {
-        match config.fail_mode {
-            crate::FailMode::Closed => Action::Block,
-            crate::FailMode::Open => Action::Allow,
-        }
-    } else {
-        config.actions.action_for(severity)
     }
 }
 
@@ -382,6 +369,8 @@ impl Walker<'_, '_> {
             return self.walk(Field::Response, tool, result);
         };
         let from = self.out.verdict.findings.len();
+        // The contents of a resource, or of a file read by a tool: see `Findings::document`.
+        self.out.document = method == "resources/read" || (method == "tools/call" && self.inner.is_document_tool(tool));
         self.members(map, |w, key, value| match (method, key) {
             ("tools/call", "content") | ("sampling/createMessage", "content") => {
                 w.content(Field::Response, tool, value)
@@ -391,6 +380,7 @@ impl Walker<'_, '_> {
             ("tools/list", "tools") => w.tool_list(value),
             _ => w.walk(Field::Response, tool, value),
         });
+        self.out.document = false;
         if method == "tools/call" && map.contains_key("content") && map.contains_key("structuredContent") {
             self.dedupe_structured(from);
         }
@@ -528,7 +518,9 @@ impl Walker<'_, '_> {
                 let findings = &w.out.verdict.findings;
                 let trusted = w.m.over.strings == over
                     && findings.len() < crate::MAX_FINDINGS
-                    && findings[from..].iter().all(|f| finding_action(config, &f.rule, f.severity) != Action::Block);
+                    && findings[from..]
+                        .iter()
+                        .all(|f| crate::engine::action_of(config, &f.rule, f.severity, f.confidence) != Action::Block);
                 if trusted {
                     pins.pin(server, name, hash);
                 }

@@ -24,7 +24,7 @@
 
 use crate::error::{BuildError, Kind, Position, RuleProblem};
 use crate::event::Field;
-use crate::severity::Severity;
+use crate::severity::{Confidence, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -40,6 +40,11 @@ pub struct RuleSpec {
     pub name: String,
     /// Severity of a finding.
     pub severity: Severity,
+    /// How strongly a match alone shows an attack (default `high`). `low` for a weak signal
+    /// (a phone-like number, an address after travel wording): its findings act one step below
+    /// their severity by default (`actions.low_confidence`).
+    #[serde(default, skip_serializing_if = "Confidence::is_high")]
+    pub confidence: Confidence,
     /// What the rule catches and why it matters.
     pub description: String,
     /// Category of findings (snake_case); defaults to the detector's category.
@@ -157,6 +162,11 @@ pub enum Validator {
     UsSsn,
     /// Random-looking secrets: Shannon entropy at least `min_entropy` bits per character.
     Entropy,
+    /// A secret assigned to a name: `entropy`, and not a name from code itself (an identifier
+    /// or type such as `btrfs_ioctl_search_key`, `FAST_IO_UNLOCK_ALL_BY_KEY` or
+    /// `UnicodePassword`: words in snake, kebab, dotted or camel case with at most a short
+    /// number after each).
+    Secret,
 }
 
 /// An example input for a rule: a string (scanned in the rule's first scope field, or the
@@ -323,12 +333,13 @@ pub(crate) fn check_rule_shape(rule: &SourcedRule) -> Result<(), BuildError> {
     if spec.keywords.iter().any(|k| k.is_empty()) {
         return err(RuleProblem::EmptyKeyword);
     }
-    if spec.validator == Some(Validator::Entropy) && spec.min_entropy.is_none() {
-        return err(RuleProblem::Invalid { message: "validator \"entropy\" needs min_entropy".into() });
+    let entropic = matches!(spec.validator, Some(Validator::Entropy | Validator::Secret));
+    if entropic && spec.min_entropy.is_none() {
+        return err(RuleProblem::Invalid { message: "validators \"entropy\" and \"secret\" need min_entropy".into() });
     }
-    if spec.min_entropy.is_some() && spec.validator != Some(Validator::Entropy) {
+    if spec.min_entropy.is_some() && !entropic {
         return err(RuleProblem::Invalid {
-            message: "min_entropy is only meaningful with validator \"entropy\"".into(),
+            message: "min_entropy is only meaningful with validator \"entropy\" or \"secret\"".into(),
         });
     }
     if spec.validator.is_some() && spec.pattern.is_none() {

@@ -12,7 +12,7 @@
 
 use crate::event::{EventContext, Field};
 use crate::mcp::MessageInfo;
-use crate::severity::{Action, Severity};
+use crate::severity::{Action, Confidence, Severity};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -42,6 +42,10 @@ pub struct Finding {
     /// The rule's own severity, when a floor or cap changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_severity: Option<Severity>,
+    /// How strongly the finding alone shows an attack: `low` for a weak signal or a payload in
+    /// inert content (see [`Confidence`]); left out of the JSON when `high`.
+    #[serde(default, skip_serializing_if = "Confidence::is_high")]
+    pub confidence: Confidence,
     /// The part of the event the finding is in.
     pub field: Field,
     /// JSON path of the scanned string (`prompt`, `metadata.arguments.path`, `metadata.items[2]`).
@@ -62,6 +66,7 @@ impl Finding {
             rule: empty,
             severity: Severity::Low,
             original_severity: None,
+            confidence: Confidence::High,
             field: Field::Event,
             path: String::new(),
             span: Span::default(),

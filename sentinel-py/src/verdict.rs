@@ -194,6 +194,13 @@ impl PyFinding {
         self.inner.original_severity.map(|s| s.as_str())
     }
 
+    /// ``"high"``, or ``"low"`` for a weak signal or a payload in inert content (a file's
+    /// contents): such a finding acts one step below its severity by default.
+    #[getter]
+    fn confidence(&self) -> &'static str {
+        self.inner.confidence.as_str()
+    }
+
     /// The part of the event: ``"event"``, ``"tool"``, ``"prompt"``, ``"response"``,
     /// ``"metadata"`` or ``"extra"``.
     #[getter]

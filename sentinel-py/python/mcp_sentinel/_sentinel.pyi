@@ -185,6 +185,9 @@ class Finding:
     def original_severity(self) -> Optional[Literal["low", "medium", "high", "critical"]]:
         """The rule's own severity when a floor or cap changed it."""
     @property
+    def confidence(self) -> Literal["low", "high"]:
+        """``"low"`` for a weak signal or a payload in a file's contents: acts one step below its severity."""
+    @property
     def field(self) -> Literal["event", "tool", "prompt", "response", "metadata", "extra"]:
         """The part of the event."""
     @property
