@@ -97,6 +97,16 @@ BLOCK_SEV = {"critical", "high"}
 WARN_SEV = {"medium"}
 
 
+def level(f):
+    """The default policy's action level of one finding: "block", "warn" or "low". A
+    low-confidence finding acts one step lower (`actions.low_confidence = "step_down"`)."""
+    levels = ["low", "warn", "block"]
+    at = 2 if f["severity"] in BLOCK_SEV else 1 if f["severity"] in WARN_SEV else 0
+    if f.get("confidence") == "low":
+        at = max(at - 1, 0)
+    return levels[at]
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -503,12 +513,12 @@ def cmd_score(a) -> int:
     for it, v in zip(items, verdicts):
         action = v["action"]
         fs = v.get("findings", [])
-        nonsize = [f for f in fs if f["severity"] in BLOCK_SEV | WARN_SEV
+        nonsize = [f for f in fs if level(f) != "low"
                    and f["rule"] not in SIZE_RULES and f.get("category") != "oversize"]
         b = action == "block"
         wob = action in ("warn", "block")
         wob_ns = b or (action == "warn" and bool(nonsize))
-        cb = any(f["severity"] in BLOCK_SEV and f.get("path") == "response" for f in fs)
+        cb = any(level(f) == "block" and f.get("path") == "response" for f in fs)
         cwob_ns = any(f.get("path") == "response" for f in nonsize)
         attrs = it.get("attrs") or {}
         kind = attrs.get("kind") or it["source"].split(":", 1)[0]
@@ -525,19 +535,19 @@ def cmd_score(a) -> int:
             g["wob_ns"] += wob_ns
             g["cb"] += cb
             g["cwob_ns"] += cwob_ns
-        for level, sevs in (("block", BLOCK_SEV), ("warn", WARN_SEV)):
-            hit = {f["rule"] for f in fs if f["severity"] in sevs}
-            hit_c = {f["rule"] for f in fs if f["severity"] in sevs and f.get("path") == "response"}
+        for lv in ("block", "warn"):
+            hit = {f["rule"] for f in fs if level(f) == lv}
+            hit_c = {f["rule"] for f in fs if level(f) == lv and f.get("path") == "response"}
             for r in hit:
-                rc[r][level] += 1
-                rfiles[r][level].add(it["source"])
-                rc[r][level + "_test"] += test
+                rc[r][lv] += 1
+                rfiles[r][lv].add(it["source"])
+                rc[r][lv + "_test"] += test
             for r in hit_c:
-                rc[r][level + "_content"] += 1
-        for r in {f["rule"] for f in fs if f["severity"] not in BLOCK_SEV | WARN_SEV}:
+                rc[r][lv + "_content"] += 1
+        for r in {f["rule"] for f in fs if level(f) == "low"}:
             rc[r]["low"] += 1
         if b:
-            blocked.append((it, v, [f for f in fs if f["severity"] in BLOCK_SEV], test, cb))
+            blocked.append((it, v, [f for f in fs if level(f) == "block"], test, cb))
 
     # Report.
     L = []

@@ -45,8 +45,9 @@ pub(crate) struct EvasionHit {
     pub(crate) end: u32,
 }
 
-/// Compatibility-folded letters below this count are not reported (a single fullwidth letter
-/// in CJK text is ordinary).
+/// Styled (compatibility-folded) letters are reported when this many follow each other: a
+/// word spelt in them. Fewer, or as many scattered (a fullwidth letter in CJK text, a table of
+/// characters, a maths symbol in a comment), are ordinary.
 const COMPAT_REPORT_MIN: u32 = 3;
 
 /// True for characters that are dropped from the view without a trace.
@@ -74,11 +75,14 @@ fn is_flag_tag(c: char) -> bool {
     matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}')
 }
 
-/// What [`emit`] carries from one character to the next: styled letters seen, and how far
-/// the characters so far continue an emoji flag's tag sequence (0: not in one).
+/// What [`emit`] carries from one character to the next: the longest run of styled letters
+/// seen (a word spelt in them; single styled letters in a table of characters or a maths
+/// comment are not an evasion), the current run, and how far the characters so far continue an
+/// emoji flag's tag sequence (0: not in one).
 #[derive(Default)]
 struct Styled {
     styled: u32,
+    run: u32,
     flag: u8,
 }
 
@@ -211,6 +215,7 @@ fn normalize(
     while i < text.len() {
         let b = bytes[i];
         if b.is_ascii() && !b.is_ascii_alphanumeric() {
+            styled.run = 0;
             sink.push(i as u32, i as u32 + 1, b as char);
             i += 1;
             if sink.full() {
@@ -371,16 +376,19 @@ fn emit(
         _ if in_flag && is_flag_tag(c) && state.flag <= 7 => state.flag + 1,
         _ => 0,
     };
-    let styled = &mut state.styled;
     let lookalike = fold && (is_confusable_letter(c) || is_lookalike_latin(c, false));
     let start = at as u32;
     let end = (at + c.len_utf8()) as u32;
     if c.is_ascii() {
+        state.run = 0;
         sink.push(start, end, c);
         return;
     }
     if is_invisible(c) {
         return;
+    }
+    if !is_styled_letter(c) {
+        state.run = 0;
     }
     if is_bidi_control(c) {
         note(evasions, Evasion::Bidi, at, end as usize);
@@ -407,8 +415,9 @@ fn emit(
     }
     if !nfkc_stable(c) {
         if is_styled_letter(c) {
-            // Counted always; the report is dropped at the end when there are too few.
-            *styled += 1;
+            // Counted always; the report is dropped at the end when no run is long enough.
+            state.run += 1;
+            state.styled = state.styled.max(state.run);
             note(evasions, Evasion::Compat, at, end as usize);
         }
         decompose_compatible(c, |d| {

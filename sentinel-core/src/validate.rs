@@ -9,7 +9,60 @@ pub(crate) fn check(validator: Validator, text: &str, min_entropy: Option<f64>) 
         Validator::Iban => iban(text),
         Validator::UsSsn => us_ssn(text),
         Validator::Entropy => shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
+        Validator::Secret => shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !code_name(text),
     }
+}
+
+/// `text` is a name from code rather than a secret: words joined by `_`, `.`, `-`, `/` or `::`,
+/// or run together in camel case, each word all lower case, all upper case or capitalised, with
+/// digits only after it (`btrfs_ioctl_search_key`, `FAST_IO_UNLOCK_ALL_BY_KEY`,
+/// `UnicodePassword`, `__bindgen_ty_5`, `mlkem.MLKEM768PrivateKey`, `crate::Token`,
+/// `io.modelcontextprotocol/protocolVersion`). Random secrets put digits and case changes inside
+/// their runs of letters, so they are never all such words.
+pub fn code_name(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut words = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if matches!(b, b'_' | b'.' | b'-' | b':' | b'/') {
+            i += 1;
+            continue;
+        }
+        // One word: an upper-case run, or an optional capital then lower case; then digits.
+        let start = i;
+        if b.is_ascii_uppercase() {
+            while i < bytes.len() && bytes[i].is_ascii_uppercase() {
+                i += 1;
+            }
+            // `HTTPServer`: the last capital of a run begins the next word.
+            if i < bytes.len() && bytes[i].is_ascii_lowercase() {
+                if i - start > 1 {
+                    i -= 1;
+                }
+                while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+                    i += 1;
+                }
+            }
+        } else if b.is_ascii_lowercase() {
+            while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+                i += 1;
+            }
+        } else if !b.is_ascii_digit() {
+            return false;
+        }
+        let digits = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        // A word of letters then digits is followed by a separator, a capital or the end: `ab1c`
+        // is not a word.
+        if i < bytes.len() && i > digits && bytes[i].is_ascii_lowercase() {
+            return false;
+        }
+        words += 1;
+    }
+    words > 0
 }
 
 /// Luhn checksum over the ASCII digits of `text` (separators ignored); 12 to 19 digits.
@@ -179,5 +232,36 @@ mod tests {
     fn entropy_orders_random_above_repetitive() {
         assert!(shannon_entropy("aaaaaaaaaaaa") < 0.1);
         assert!(shannon_entropy("q8Zx3LmP0vT7rK2w") > 3.5);
+    }
+
+    #[test]
+    fn names_from_code_are_not_secrets() {
+        for name in [
+            "btrfs_ioctl_search_key",
+            "FAST_IO_UNLOCK_ALL_BY_KEY",
+            "UnicodePassword",
+            "__sifields__bindgen_ty_5__bindgen_ty_1__bindgen_ty_2",
+            "crate::token::Token",
+            "HTTPServerConfig",
+            "node.fat_arrow_token",
+            "kVK_Return.u16",
+            "get-secret-value",
+            "mlkem.MLKEM768PrivateKey",
+            "x25519.X25519PublicKey",
+            "io.modelcontextprotocol/protocolVersion",
+        ] {
+            assert!(code_name(name), "{name}");
+        }
+        for secret in [
+            "WRtMZuzLX34tMy6o",
+            "Huqh5m8bFvUWUtwfdYwRe79ifkSYS9tr",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "a3f5c9e1d2b4",
+            "ab1c",
+            "token$",
+        ] {
+            assert!(!code_name(secret), "{secret}");
+        }
+        assert!(!code_name(""), "no word");
     }
 }

@@ -335,6 +335,7 @@ fn validate(v: sentinel_core::Validator, text: &str, min_entropy: Option<f64>) -
         Iban => sentinel_core::iban(text),
         UsSsn => sentinel_core::us_ssn(text),
         Entropy => sentinel_core::shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
+        Secret => sentinel_core::shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !sentinel_core::code_name(text),
     }
 }
 
