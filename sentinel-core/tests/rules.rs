@@ -146,3 +146,38 @@ fn rule_names_do_not_trigger_rules() {
         }
     }
 }
+
+/// The extended packs (`sentinel-core/rules/extended/*.toml`, loaded with `--rules` or
+/// `EngineBuilder::rules_file`, not built in) prove themselves as the built-in rules do: each
+/// builds on top of the built-in pack (ids do not clash), every example fires its rule, no
+/// negative example does, and every pattern rule has both.
+#[test]
+fn extended_packs_prove_themselves() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/extended");
+    let mut packs: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    packs.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    packs.sort();
+    assert!(packs.len() >= 4, "{packs:?}");
+    for pack in packs {
+        let text = std::fs::read_to_string(&pack).unwrap();
+        let name = pack.file_name().unwrap().to_string_lossy().to_string();
+        let engine = Engine::builder().rules_toml(&name, &text).build().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for rule in engine.rules().filter(|r| r.source() == name) {
+            let spec = rule.spec();
+            assert!(!spec.examples.is_empty() && !spec.negative_examples.is_empty(), "{name}: {}", rule.id());
+            let field = spec.example_field();
+            for (example, should) in
+                spec.examples.iter().map(|e| (e, true)).chain(spec.negative_examples.iter().map(|e| (e, false)))
+            {
+                checked += 1;
+                if engine.scan(&example.to_event(field)).has_rule(rule.id()) != should {
+                    failures.push(format!("{}: {} {example:?}", rule.id(), if should { "missed" } else { "fired on" }));
+                }
+            }
+        }
+        assert!(checked > 20, "{name}: only {checked} examples");
+        assert!(failures.is_empty(), "{name}: {} of {checked} failed:\n{}", failures.len(), failures.join("\n"));
+    }
+}
