@@ -124,7 +124,7 @@ def test_detectors_and_config(engine: Engine) -> None:
     config = engine.config
     assert config["profile"] == "security" and config["fail_mode"] == "fail_closed"
     assert config["limits"]["max_scan_bytes"] == 16 << 20
-    assert config["actions"] == {"critical": "block", "high": "block", "medium": "warn", "low": "allow"}
+    assert config["actions"] == {"critical": "block", "high": "block", "medium": "warn", "low": "allow", "low_confidence": "step_down"}
 
 
 def test_options_reach_the_config() -> None:
@@ -136,7 +136,7 @@ def test_options_reach_the_config() -> None:
     )
     config = engine.config
     assert config["profile"] == "all" and config["fail_mode"] == "fail_open"
-    assert config["actions"] == {"critical": "block", "high": "block", "medium": "block", "low": "warn"}
+    assert config["actions"] == {"critical": "block", "high": "block", "medium": "block", "low": "warn", "low_confidence": "step_down"}
     assert config["limits"] == {"max_prompt_chars": 10, "max_response_chars": 20, "max_scan_bytes": 1000}
     assert config["mcp"] == {"scan_mimes": ["text/", "application/json"], "max_json_depth": 1}
     assert config["tools"]["deny"] == ["drop_*"] and "os_shell" in config["tools"]["dangerous"]
