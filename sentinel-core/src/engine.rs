@@ -7,6 +7,7 @@
 
 use crate::config::{Config, FailMode};
 use crate::decode;
+use crate::deferred::Deferred;
 use crate::detector::{self, DetectorImpl, DetectorInfo, Emit, Hit, Judgement};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{self, Event, EventContext, EventError, Field};
@@ -22,7 +23,7 @@ use crate::verdict::{Finding, Span, Verdict};
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
-use regex_automata::{hybrid, meta, Anchored, Input, MatchKind, PatternID, PatternSet};
+use regex_automata::{hybrid, meta, Anchored, Input, MatchKind, PatternSet};
 use regex_syntax::hir::{Hir, HirKind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -290,7 +291,9 @@ impl CompiledRule {
                 let start = match branch.head {
                     None => k,
                     Some(h) => {
-                        let head = &mx.heads[h];
+                        let Some(head) = mx.heads[h].get() else {
+                            return self.first_valid_match(single, cache, caps, hay, from..window.end, None);
+                        };
                         let head_cache = head_caches[h].get_or_insert_with(|| head.create_cache());
                         match head_start(head, head_cache, hay, from..k, &mut budget) {
                             Some(Some(start)) => start,
@@ -302,7 +305,9 @@ impl CompiledRule {
                 if best.is_some_and(|s| s <= start) {
                     continue;
                 }
-                let tail = &mx.tails[branch.tail];
+                let Some(tail) = mx.tails[branch.tail].get() else {
+                    return self.first_valid_match(single, cache, caps, hay, from..window.end, None);
+                };
                 let tail_cache = tail_caches[branch.tail].get_or_insert_with(|| tail.create_cache());
                 match tail_matches(tail, tail_cache, hay, k..window.end, &mut tail_budget) {
                     Some(true) => best = Some(start),
@@ -361,20 +366,20 @@ struct Matchers {
     /// Per keyword pattern: a hit counts only as a whole word.
     ac_bounded: Vec<bool>,
     /// Union of all regex rules (`MatchKind::All`), used to learn which rules match.
-    union: Option<meta::Regex>,
+    union: Option<Deferred<Vec<Hir>, meta::Regex>>,
     /// Regex pattern id → rule index.
     regex_rule: Vec<u32>,
     /// Each regex rule on its own (leftmost-first), run only for rules the union reported,
     /// to locate the span of the first match.
-    single: Vec<meta::Regex>,
+    single: Vec<Deferred<Hir, meta::Regex>>,
     /// Tails of anchored rules' regexes (the whole pattern for `Anchor::Start`), as lazy DFAs
     /// run forwards, anchored at a literal hit, a byte at a time (`tail_matches`): whether a
     /// match of the tail begins there, for what the run actually read.
-    tails: Vec<hybrid::dfa::DFA>,
+    tails: Vec<Deferred<Hir, hybrid::dfa::DFA>>,
     /// Branches of `Anchor::Inner` rules.
     inner: Vec<InnerBranch>,
     /// Heads of those branches, reversed (`InnerBranch::head`).
-    heads: Vec<hybrid::dfa::DFA>,
+    heads: Vec<Deferred<Hir, hybrid::dfa::DFA>>,
     /// Per field: does an enabled regex rule without keywords apply (so the union must run)?
     ungated: [bool; 6],
     /// Aho-Corasick pattern ids from here on are derived literals, not keywords.
@@ -584,10 +589,51 @@ impl Engine {
         self.inner.detectors.iter().map(|d| (&d.info, d.enabled))
     }
 
+    /// Compiles now every matcher that the engine otherwise compiles the first time a scan
+    /// needs it (the built-in pack's regexes and the automata that anchor them): for a host
+    /// that would rather pay the whole build up front than a few milliseconds the first time
+    /// each rule runs. Returns how many matchers were compiled by this call (0 the second
+    /// time). A rule whose regex cannot be compiled is an error naming it; the built-in pack
+    /// has none, which a test holds.
+    pub fn precompile(&self) -> Result<usize, BuildError> {
+        let inner = &*self.inner;
+        let m = &inner.matchers;
+        let mut compiled = 0;
+        for rule in &inner.rules {
+            let Some(ri) = rule.regex else { continue };
+            let single = &m.single[ri];
+            compiled += usize::from(!single.is_built());
+            if single.get().is_none() {
+                let message = "its regex cannot be compiled within the size limits".to_string();
+                return Err(BuildError::rule(
+                    &rule.source,
+                    &rule.id,
+                    None,
+                    RuleProblem::SizeLimit { limit: SINGLE_NFA_LIMIT, message },
+                ));
+            }
+        }
+        if let Some(union) = &m.union {
+            compiled += usize::from(!union.is_built());
+            if union.get().is_none() {
+                return Err(BuildError::new(Kind::SizeLimit {
+                    limit: UNION_NFA_LIMIT,
+                    message: "the union of the rules without keywords cannot be compiled".into(),
+                }));
+            }
+        }
+        // A tail or head that cannot be built leaves its rule scanning windows: not an error.
+        for d in m.tails.iter().chain(&m.heads) {
+            compiled += usize::from(!d.is_built());
+            let _ = d.get();
+        }
+        Ok(compiled)
+    }
+
     /// A new scratch for [`Engine::scan_with`]. It belongs to this engine (and its clones).
     pub fn create_scratch(&self) -> Scratch {
         let (inner, m) = (&*self.inner, &self.inner.matchers);
-        new_scratch(inner.id, m.union.as_ref(), Sizes::of(m, inner.rules.len()))
+        new_scratch(inner.id, Sizes::of(m, inner.rules.len()))
     }
 
     /// Scans one event, with a scratch from the engine's pool. The verdict is owned.
@@ -757,6 +803,10 @@ impl Engine {
             parsed.push(Pack::parse(&source, &text)?);
         }
 
+        // The rules of the packs compiled into the crate come first; their matchers are
+        // compiled on first use (see `Deferred`).
+        let trusted: usize =
+            parsed.iter().take(1 + if builtin { BUILTIN_PACKS.len() } else { 0 }).map(|p| p.rules.len()).sum();
         // Merge: unique ids, then overrides.
         let mut specs: Vec<SourcedRule> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
@@ -842,6 +892,7 @@ impl Engine {
         // Compile each rule.
         let mut rules = Vec::with_capacity(specs.len());
         let mut hirs = Vec::new();
+        let mut union_trusted = true;
         let mut regex_rule = Vec::new();
         let mut single = Vec::new();
         let mut tails = Vec::new();
@@ -880,21 +931,23 @@ impl Engine {
             let mut anchor = None;
             let mut value_group = false;
             if let Some(c) = &compiled {
-                let one = meta::Builder::new()
-                    .configure(
-                        meta::Config::new()
-                            .nfa_size_limit(Some(SINGLE_NFA_LIMIT))
-                            .hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
-                    )
-                    .build_from_hir(&c.hir)
-                    .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
-                value_group = one.group_info().to_index(PatternID::ZERO, "v").is_some();
+                value_group = has_value_group(&c.hir);
+                // A built-in rule's regex is compiled when a scan first needs it; any other
+                // is compiled now, so that one over the limits fails the build.
+                let one = if i < trusted {
+                    Deferred::new(c.hir.clone(), build_single)
+                } else {
+                    let built = single_regex(&c.hir)
+                        .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
+                    Deferred::ready(c.hir.clone(), build_single, built)
+                };
                 if enabled {
                     regex = Some(single.len());
                     single.push(one);
                     // Only rules without keywords go into the union; a keyword-gated rule is
                     // verified around its keyword hits instead.
                     if spec.keywords.is_empty() {
+                        union_trusted &= i < trusted;
                         hirs.push(c.hir.clone());
                         regex_rule.push(rule_index);
                         for (fi, slot) in ungated.iter_mut().enumerate() {
@@ -977,10 +1030,9 @@ impl Engine {
                         let hits = literals.hits(&s);
                         (s.iter().all(|l| l.len() >= MIN_START_LEN) && hits <= MAX_START_HITS).then_some((hits, s))
                     };
-                    let mut found = starts_of(&c.hir).and_then(|(_, s)| {
-                        let tail = forward_tail(&c.hir)?;
-                        tails.push(tail);
-                        Some((s, Anchor::Start { tail: tails.len() - 1 }))
+                    let mut found = starts_of(&c.hir).map(|(_, s)| {
+                        tails.push(Deferred::new(c.hir.clone(), forward_tail));
+                        (s, Anchor::Start { tail: tails.len() - 1 })
                     });
                     // Else the tail after the shortest bounded head that has such literals.
                     if let (None, HirKind::Concat(parts)) = (&found, c.hir.kind()) {
@@ -991,11 +1043,8 @@ impl Engine {
                             };
                             let tail = Hir::concat(parts[at..].to_vec());
                             if let Some((_, s)) = starts_of(&tail) {
-                                // A tail that cannot be built leaves the rule scanning its windows.
-                                if let Some(dfa) = forward_tail(&tail) {
-                                    found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
-                                    tails.push(dfa);
-                                }
+                                found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
+                                tails.push(Deferred::new(tail, forward_tail));
                                 break;
                             }
                         }
@@ -1026,15 +1075,21 @@ impl Engine {
                         }
                         anchor = Some(a);
                     } else if !cuts.is_empty() {
-                        // Heads and tails that cannot be built leave the rule scanning its windows.
+                        // Heads that count far leave the rule scanning its windows.
                         let built: Option<Vec<_>> = cuts
                             .into_iter()
                             .map(|(parts, at, s, tail)| {
                                 let head = match at {
                                     0 => None,
-                                    _ => Some(reverse_head(&Hir::concat(parts[..at].to_vec()))?),
+                                    _ => {
+                                        let head = Hir::concat(parts[..at].to_vec());
+                                        if counts_far(&head) {
+                                            return None;
+                                        }
+                                        Some(Deferred::new(head, reverse_head))
+                                    }
                                 };
-                                Some((head, forward_tail(&tail)?, s))
+                                Some((head, Deferred::new(tail, forward_tail), s))
                             })
                             .collect();
                         if let Some(built) = built {
@@ -1104,19 +1159,11 @@ impl Engine {
         };
         let union = if hirs.is_empty() {
             None
+        } else if union_trusted {
+            Some(Deferred::new(hirs, build_union))
         } else {
-            Some(
-                meta::Builder::new()
-                    .configure(
-                        meta::Config::new()
-                            .match_kind(regex_automata::MatchKind::All)
-                            .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
-                            .nfa_size_limit(Some(UNION_NFA_LIMIT))
-                            .hybrid_cache_capacity(UNION_CACHE_CAPACITY),
-                    )
-                    .build_many_from_hir(&hirs)
-                    .map_err(|e| size_error(e, UNION_NFA_LIMIT, None))?,
-            )
+            let built = union_regex(&hirs).map_err(|e| size_error(e, UNION_NFA_LIMIT, None))?;
+            Some(Deferred::ready(hirs, build_union, built))
         };
         let rule_index: HashMap<Arc<str>, u32> =
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
@@ -1434,6 +1481,46 @@ fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Optio
     }
 }
 
+/// A rule's own regex (leftmost-first), run to locate the span of a hit.
+fn single_regex(hir: &Hir) -> Result<meta::Regex, meta::BuildError> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new().nfa_size_limit(Some(SINGLE_NFA_LIMIT)).hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
+        )
+        .build_from_hir(hir)
+}
+
+fn build_single(hir: &Hir) -> Option<meta::Regex> {
+    single_regex(hir).ok()
+}
+
+/// The union of the rules without keywords (`MatchKind::All`): which of them match.
+fn union_regex(hirs: &Vec<Hir>) -> Result<meta::Regex, meta::BuildError> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(UNION_NFA_LIMIT))
+                .hybrid_cache_capacity(UNION_CACHE_CAPACITY),
+        )
+        .build_many_from_hir(hirs)
+}
+
+fn build_union(hirs: &Vec<Hir>) -> Option<meta::Regex> {
+    union_regex(hirs).ok()
+}
+
+/// `hir` has a capture group named `v` (the value a validator checks).
+fn has_value_group(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Capture(c) => c.name.as_deref() == Some("v") || has_value_group(&c.sub),
+        HirKind::Repetition(r) => has_value_group(&r.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().any(has_value_group),
+        _ => false,
+    }
+}
+
 /// How many of each thing a scratch keeps state for.
 #[derive(Clone, Copy)]
 struct Sizes {
@@ -1457,14 +1544,14 @@ impl Sizes {
 }
 
 /// A fresh scratch for the engine `id` with these sizes.
-fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
+fn new_scratch(id: u64, sizes: Sizes) -> Scratch {
     let Sizes { patterns: npatterns, single: nsingle, tails: ntails, heads: nheads, rules: nrules } = sizes;
     Scratch {
         engine_id: id,
         m: MatchState {
             view: View::default(),
             map: OffsetMap::default(),
-            union_cache: union.map(|u| u.create_cache()),
+            union_cache: None,
             patset: PatternSet::new(npatterns),
             single_caches: (0..nsingle).map(|_| None).collect(),
             single_caps: (0..nsingle).map(|_| None).collect(),
@@ -1489,11 +1576,10 @@ fn new_scratch(id: u64, union: Option<&meta::Regex>, sizes: Sizes) -> Scratch {
     }
 }
 
-/// The pool's scratch factory: owns what `new_scratch` needs (the union is an `Arc` inside).
+/// The pool's scratch factory: owns what `new_scratch` needs.
 fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
-    let union = m.union.clone();
     let sizes = Sizes::of(m, nrules);
-    Box::new(move || new_scratch(id, union.as_ref(), sizes))
+    Box::new(move || new_scratch(id, sizes))
 }
 
 impl Inner {
@@ -1884,8 +1970,7 @@ impl Inner {
                 if kw_first[r].0 != LIVE {
                     continue;
                 }
-                let Some(ri) = rule.regex else { continue };
-                let single = &mx.single[ri];
+                let Some((ri, single)) = rule.regex.and_then(|ri| Some((ri, mx.single[ri].get()?))) else { continue };
                 let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
                 let window = start as usize..end as usize;
                 let caps = &mut single_caps[ri];
@@ -1895,20 +1980,18 @@ impl Inner {
                     None => rule.first_valid_match(single, cache, caps, hay, window, None),
                     Some(Anchor::Start { tail: t }) => {
                         let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
-                        if at.len() * ANCHOR_SPACING > window.len() {
-                            rule.first_valid_match(single, cache, caps, hay, window, None)
-                        } else {
-                            let tail = &mx.tails[t];
-                            let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
-                            rule.first_valid_match(single, cache, caps, hay, window, Some((at, tail, tail_cache)))
+                        match mx.tails[t].get().filter(|_| at.len() * ANCHOR_SPACING <= window.len()) {
+                            None => rule.first_valid_match(single, cache, caps, hay, window, None),
+                            Some(tail) => {
+                                let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
+                                rule.first_valid_match(single, cache, caps, hay, window, Some((at, tail, tail_cache)))
+                            }
                         }
                     }
                     Some(Anchor::Tail { tail: t, reach }) => {
                         let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
-                        if at.len() * ANCHOR_SPACING > window.len() {
-                            rule.first_valid_match(single, cache, caps, hay, window, None)
-                        } else {
-                            let tail = &mx.tails[t];
+                        let tail = mx.tails[t].get().filter(|_| at.len() * ANCHOR_SPACING <= window.len());
+                        if let Some(tail) = tail {
                             let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
                             let end = window.end;
                             // The first hit where the tail matches; or, once the tail runs
@@ -1925,6 +2008,8 @@ impl Inner {
                                 );
                                 rule.first_valid_match(single, cache, caps, hay, from..end, None)
                             })
+                        } else {
+                            rule.first_valid_match(single, cache, caps, hay, window, None)
                         }
                     }
                     Some(Anchor::Inner) => {
@@ -1953,26 +2038,23 @@ impl Inner {
         // Rules without keywords: one pass of their union, then each reported rule's own regex
         // for its span.
         let field_index = field as usize;
-        if let (Some(union), Some(cache)) = (&mx.union, union_cache.as_mut()) {
-            if mx.ungated[field_index] {
-                union.which_overlapping_matches_with(cache, &Input::new(hay), patset);
-                for pid in patset.iter() {
-                    let r = mx.regex_rule[pid.as_usize()] as usize;
-                    let rule = &self.rules[r];
-                    if !rule.scope.contains(field) {
-                        continue;
-                    }
-                    let Some(ri) = rule.regex else { continue };
-                    let single = &mx.single[ri];
-                    let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
-                    if let Some(span) =
-                        rule.first_valid_match(single, cache, &mut single_caps[ri], hay, 0..hay.len(), None)
-                    {
-                        self.fire(view, map, out, tool, field, path, text, r, span, origin);
-                    }
+        if let Some(union) = mx.union.as_ref().filter(|_| mx.ungated[field_index]).and_then(Deferred::get) {
+            let cache = union_cache.get_or_insert_with(|| union.create_cache());
+            union.which_overlapping_matches_with(cache, &Input::new(hay), patset);
+            for pid in patset.iter() {
+                let r = mx.regex_rule[pid.as_usize()] as usize;
+                let rule = &self.rules[r];
+                if !rule.scope.contains(field) {
+                    continue;
                 }
-                patset.clear();
+                let Some((ri, single)) = rule.regex.and_then(|ri| Some((ri, mx.single[ri].get()?))) else { continue };
+                let cache = single_caches[ri].get_or_insert_with(|| single.create_cache());
+                if let Some(span) = rule.first_valid_match(single, cache, &mut single_caps[ri], hay, 0..hay.len(), None)
+                {
+                    self.fire(view, map, out, tool, field, path, text, r, span, origin);
+                }
             }
+            patset.clear();
         }
 
         // Keyword-only rules, and reset the keyword table.
@@ -2388,6 +2470,30 @@ mod tests {
         assert!(r.met(0));
     }
 
+    #[test]
+    fn every_built_in_matcher_compiles_and_only_when_asked() {
+        // The built-in pack's matchers are compiled on first use: none is built with the
+        // engine, every one builds (a rule that could not would never run), and once built
+        // they are not built again.
+        let engine = Engine::new().unwrap();
+        let m = &engine.inner.matchers;
+        let deferred = m.single.len() + m.tails.len() + m.heads.len() + usize::from(m.union.is_some());
+        assert!(m.single.iter().all(|d| !d.is_built()), "a built-in regex was compiled with the engine");
+        assert_eq!(engine.precompile().unwrap(), deferred);
+        assert!(m.tails.iter().chain(&m.heads).all(|d| d.get().is_some()), "an anchor automaton did not build");
+        assert_eq!(engine.precompile().unwrap(), 0);
+        // A user pack's regex is compiled with the engine, so that its errors are the build's.
+        let user = Engine::builder()
+            .rules_toml(
+                "user.toml",
+                "[[rule]]\nid = \"U-1\"\ndetector = \"SEC-40\"\nname = \"n\"\nseverity = \"high\"\ndescription = \"d\"\npattern = 'zq[0-9]+x'\n",
+            )
+            .build()
+            .unwrap();
+        let ri = user.inner.rules.iter().find(|r| &*r.id == "U-1").unwrap().regex.unwrap();
+        assert!(user.inner.matchers.single[ri].is_built());
+    }
+
     /// The ids of the built-in rules anchored at inner literals.
     fn inner_rules(engine: &Engine) -> Vec<&str> {
         engine.inner.rules.iter().filter(|r| matches!(r.anchor, Some(Anchor::Inner))).map(|r| &*r.id).collect()
@@ -2427,7 +2533,7 @@ mod tests {
         }
         assert!(text.len() > 2000, "{}", text.len());
         let (mut checked, mut found) = (0, 0);
-        for head in &inner.matchers.heads {
+        for head in inner.matchers.heads.iter().map(|h| h.get().expect("a built-in head builds")) {
             let mut cache = head.create_cache();
             for k in (0..=text.len()).filter(|&k| text.is_char_boundary(k)) {
                 for from in [0, k.saturating_sub(40)] {
@@ -2443,7 +2549,7 @@ mod tests {
         }
         assert!(found > 100 && found < checked, "{found} of {checked}");
         // A budget stops the walk.
-        let head = &inner.matchers.heads[0];
+        let head = inner.matchers.heads[0].get().unwrap();
         let mut cache = head.create_cache();
         let mut budget = 0;
         assert_eq!(head_start(head, &mut cache, &text, 0..text.len(), &mut budget), None);
@@ -2468,7 +2574,7 @@ mod tests {
         }
         assert!(text.len() > 5000, "{}", text.len());
         let (mut checked, mut found) = (0, 0);
-        for tail in &inner.matchers.tails {
+        for tail in inner.matchers.tails.iter().map(|t| t.get().expect("a built-in tail builds")) {
             let mut cache = tail.create_cache();
             for k in (0..=text.len()).filter(|&k| text.is_char_boundary(k)) {
                 for end in [text.len(), ceil_char_boundary(&text, (k + 60).min(text.len()))] {
@@ -2486,7 +2592,7 @@ mod tests {
         let starts = inner.rules.iter().filter(|r| matches!(r.anchor, Some(Anchor::Start { .. }))).count();
         assert!(starts >= 50, "{starts}");
         // A budget stops the walk.
-        let tail = &inner.matchers.tails[0];
+        let tail = inner.matchers.tails[0].get().unwrap();
         let mut cache = tail.create_cache();
         assert_eq!(tail_matches(tail, &mut cache, &text, 0..text.len(), &mut 0), None);
     }

@@ -43,6 +43,7 @@
 
 mod config;
 mod decode;
+mod deferred;
 mod detector;
 mod engine;
 mod error;
