@@ -1482,6 +1482,7 @@ fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, &str, Optio
 }
 
 /// A rule's own regex (leftmost-first), run to locate the span of a hit.
+#[allow(clippy::result_large_err)] // regex-automata's own error, as it comes
 fn single_regex(hir: &Hir) -> Result<meta::Regex, meta::BuildError> {
     meta::Builder::new()
         .configure(
@@ -1495,7 +1496,8 @@ fn build_single(hir: &Hir) -> Option<meta::Regex> {
 }
 
 /// The union of the rules without keywords (`MatchKind::All`): which of them match.
-fn union_regex(hirs: &Vec<Hir>) -> Result<meta::Regex, meta::BuildError> {
+#[allow(clippy::result_large_err)] // regex-automata's own error, as it comes
+fn union_regex(hirs: &[Hir]) -> Result<meta::Regex, meta::BuildError> {
     meta::Builder::new()
         .configure(
             meta::Config::new()
@@ -1507,6 +1509,7 @@ fn union_regex(hirs: &Vec<Hir>) -> Result<meta::Regex, meta::BuildError> {
         .build_many_from_hir(hirs)
 }
 
+#[allow(clippy::ptr_arg)] // the shape `Deferred` calls
 fn build_union(hirs: &Vec<Hir>) -> Option<meta::Regex> {
     union_regex(hirs).ok()
 }
