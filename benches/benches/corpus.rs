@@ -12,9 +12,8 @@
 //!
 //! The gap between the two is what the engine's working set costs across events: the keyword
 //! automaton and a lazy DFA per rule that runs, read a few lines here and there per event,
-//! which the other passes have pushed out of the caches since the last event (BENCHMARKS.md,
-//! "Issue 5", sixth and seventh sessions: a keyword automaton 60 times smaller cost the same
-//! per byte in sequence). Both are per event; `sequence / rescan` is the figure to compare
+//! which the other passes have pushed out of the caches since the last event (DESIGN.md,
+//! "Working set": a keyword automaton 60 times smaller cost the same per byte in sequence). Both are per event; `sequence / rescan` is the figure to compare
 //! across machines and runs.
 //!
 //! The corpus is `SENTINEL_CORPUS`, or `../shared/corpus/dev.jsonl` from the workspace root: JSON

@@ -12,7 +12,8 @@
 //! - Packs: `seed`, the rules of shared/seeds/001 alone (`sentinel_core::SEED_PACK`);
 //!   `builtin`, the full built-in pack (`Engine::new()`); and `synthetic1000`, the 1,000
 //!   generated rules of `sentinel_benches::synthetic` alone (`without_builtin_rules`).
-//! - `build/<pack>`: `Engine` build time (parse, compile every rule, build the automata) and
+//! - `build/<pack>`: `Engine` build time (parse, plan, build the keyword automaton; the
+//!   built-in pack's regexes are compiled on first use, a user pack's with the engine) and
 //!   `RegexSet` build time for each pack. The lazy DFAs fill in during the first scans, which
 //!   the scan warm-up absorbs, so these are times to a usable matcher, not to a warm one.
 //!

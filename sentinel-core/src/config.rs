@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 /// Which detectors run. `security` (the default) runs the detectors that work well on
 /// structured MCP tool data; `all` adds the noisier ones (as `SENTINEL_MCP_DETECTORS` in
-/// shared/seeds/003).
+/// the proxy specification).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
@@ -106,7 +106,7 @@ pub struct ToolPolicy {
     /// Tools that may never be called.
     pub deny: Vec<String>,
     /// Tools that give arbitrary command or code execution on a host. The default holds
-    /// `os_shell` (shared/seeds/001) and the common names of shell and code-execution tools:
+    /// `os_shell` (the detection specification) and the common names of shell and code-execution tools:
     /// see [`DEFAULT_DANGEROUS_TOOLS`].
     pub dangerous: Vec<String>,
     /// Tools whose results are the contents of files or documents: code, SQL or command
@@ -228,7 +228,7 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
-    /// MIME types whose `blob` resource contents are decoded and scanned (shared/seeds/003
+    /// MIME types whose `blob` resource contents are decoded and scanned (the proxy specification
     /// `SENTINEL_MCP_SCAN_MIMES`). An entry ending in `/` matches any subtype (`text/`);
     /// matching ignores case and parameters (`text/plain; charset=utf-8`). A resource without
     /// a MIME type is always scanned, and a `text` field is always scanned whatever its label.
@@ -238,7 +238,7 @@ pub struct McpConfig {
     pub max_json_depth: usize,
 }
 
-/// The default [`McpConfig::scan_mimes`], as in shared/seeds/003.
+/// The default [`McpConfig::scan_mimes`], as in the proxy specification.
 pub const DEFAULT_SCAN_MIMES: &[&str] = &["text/", "application/json", "application/xml", "application/yaml"];
 
 impl Default for McpConfig {

@@ -255,7 +255,7 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
         p("SEC-40", "SqlInjection", "sql_injection", "SQL injection payloads in arguments and queries"),
         p("SEC-41", "CommandInjection", "command_injection", "Shell metacharacter and command injection"),
         DetectorImpl::ToolPolicy(ToolPolicyDetector::new(&config.tools)),
-        p("SEC-43", "SuspiciousKeyword", "suspicious_keyword", "The keyword list of shared/seeds/001"),
+        p("SEC-43", "SuspiciousKeyword", "suspicious_keyword", "The keyword list of the detection specification"),
         DetectorImpl::Oversize(OversizeDetector {
             max_prompt: config.limits.max_prompt_chars,
             max_response: config.limits.max_response_chars,
@@ -274,7 +274,7 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
     ]
 }
 
-/// Tool-name policy (shared/seeds/001 "Dangerous Tools"; allow- and deny-lists).
+/// Tool-name policy (the detection specification "Dangerous Tools"; allow- and deny-lists).
 pub(crate) struct ToolPolicyDetector {
     allow: Vec<WildMatch>,
     deny: Vec<WildMatch>,
@@ -362,7 +362,7 @@ impl std::fmt::Display for ShownTool<'_> {
     }
 }
 
-/// Size limits (shared/seeds/001 "Size Limits"), in characters.
+/// Size limits (the detection specification "Size Limits"), in characters.
 pub(crate) struct OversizeDetector {
     max_prompt: usize,
     max_response: usize,

@@ -59,7 +59,7 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("builtin:unicode.toml", include_str!("../rules/unicode.toml")),
 ];
 
-/// The rules of shared/seeds/001 on their own (suspicious keywords, SQL, command and script
+/// The rules of the detection specification on their own (suspicious keywords, SQL, command and script
 /// injection), as TOML: part of the built-in packs, and a baseline for measuring the others
 /// (`Engine::builder().without_builtin_rules().rules_toml("seed", SEED_PACK)`).
 pub const SEED_PACK: &str = include_str!("../rules/seed.toml");

@@ -1,4 +1,4 @@
-//! The MCP event as shared/seeds/001 defines it, and its typed parse errors.
+//! The MCP event as the detection specification defines it, and its typed parse errors.
 
 use crate::json::{parse_json, DuplicateKey};
 use serde::{Deserialize, Serialize};
@@ -8,8 +8,8 @@ use std::fmt;
 /// One MCP event: who called which tool with what, and what came back.
 ///
 /// `timestamp`, `user`, `agent`, `tool`, `prompt` and `response` are required strings
-/// (shared/seeds/001); `metadata` is optional and may hold any JSON. The audit fields of
-/// shared/seeds/002 (`id`, `server`, `session`, `namespace`, `cluster`, `human`) are optional
+/// (the detection specification); `metadata` is optional and may hold any JSON. The audit fields of
+/// the gateway specification (`id`, `server`, `session`, `namespace`, `cluster`, `human`) are optional
 /// and carried through to the verdict. Any other top-level field is kept in
 /// [`Event::extra`] and scanned like metadata, so nothing an event carries goes unscanned.
 ///
@@ -49,7 +49,7 @@ pub struct Event {
     pub duplicates: Vec<DuplicateKey>,
 }
 
-/// The optional audit fields of an event (shared/seeds/002), carried through to its verdict.
+/// The optional audit fields of an event (the gateway specification), carried through to its verdict.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventContext {
     /// The event's id (a JSON number is kept as its decimal text).

@@ -5,7 +5,7 @@
 //! logs come in several layouts, and [`Records`] reads all of them from any [`BufRead`]:
 //!
 //! - a single JSON object, compact or pretty-printed;
-//! - a JSON array of objects (the upload format of shared/seeds/001), streamed element by
+//! - a JSON array of objects (the upload format of the detection specification), streamed element by
 //!   element;
 //! - NDJSON, one object per line;
 //! - objects one after another, pretty-printed or not.

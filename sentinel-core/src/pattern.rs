@@ -2,7 +2,7 @@
 //! the pattern.
 //!
 //! Word boundaries are rewritten to their ASCII form (`\b` → `(?-u:\b)`): a Unicode `\b` makes
-//! the lazy DFA give up on any non-ASCII byte and fall back to a slower engine (shared/STYLE.md
+//! the lazy DFA give up on any non-ASCII byte and fall back to a slower engine (the project style guide
 //! §1). The cost is that `\b` treats non-ASCII letters as non-word characters.
 
 use crate::error::{Position, RuleProblem};

@@ -159,7 +159,7 @@ impl ParseEnumError {
     }
 }
 
-/// The severity → action table. Defaults follow shared/seeds/003: Critical and High block,
+/// The severity → action table. Defaults follow the proxy specification: Critical and High block,
 /// Medium warns, Low allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 const KB: usize = 1 << 10;
 
 /// A hostile input may cost this many times a benign one of the same size. Measured in
-/// release, the worst of them is about 5.5x (BENCHMARKS.md, "Hostile input"); the quadratic
+/// release, the worst of them is about 4x (BENCHMARKS.md, "Hostile input"); the quadratic
 /// runs this suite was written against were 39x to more than 50x at 256 KB.
 const MAX_RATIO: f64 = 8.0;
 
