@@ -10,9 +10,8 @@ use std::path::Path;
 pub(crate) enum SetupError {
     /// The configuration file could not be read.
     ReadConfig { path: String, message: String },
-    /// The configuration file is not a valid configuration.
-    ParseConfig { path: String, line: Option<usize>, column: Option<usize>, message: String },
-    /// A rule pack or the configuration was rejected by the engine.
+    /// The configuration file is not a valid configuration, or a rule pack or the
+    /// configuration was rejected by the engine.
     Build(sentinel_core::BuildError),
     /// An environment variable (or a flag read like one) has a value that does not parse.
     Env { name: String, value: String, message: String },
@@ -22,10 +21,6 @@ impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SetupError::ReadConfig { path, message } => write!(f, "cannot read the configuration {path}: {message}"),
-            SetupError::ParseConfig { path, line: Some(l), column: Some(c), message } => {
-                write!(f, "{path}: line {l}, column {c}: {message}")
-            }
-            SetupError::ParseConfig { path, message, .. } => write!(f, "{path}: {message}"),
             SetupError::Build(e) => write!(f, "{e}"),
             SetupError::Env { name, value, message } => write!(f, "{name}={value:?}: {message}"),
         }
@@ -34,28 +29,7 @@ impl fmt::Display for SetupError {
 
 /// Parses a configuration file's text; errors name the file, line and column.
 pub(crate) fn parse_config(path: &str, text: &str) -> Result<Config, SetupError> {
-    toml::from_str::<Config>(text).map_err(|e| {
-        let (line, column) = match e.span() {
-            Some(span) => {
-                let (l, c) = line_column(text, span.start);
-                (Some(l), Some(c))
-            }
-            None => (None, None),
-        };
-        SetupError::ParseConfig { path: path.to_string(), line, column, message: e.message().trim_end().to_string() }
-    })
-}
-
-/// The 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+    Config::from_toml(path, text).map_err(SetupError::Build)
 }
 
 /// The configuration: the file's (or the default), then the flags over it.
@@ -124,12 +98,5 @@ mod tests {
         let config = parse_config("c.toml", "fail_mode = \"fail_open\"\n[actions]\nhigh = \"warn\"\n").unwrap();
         assert_eq!(config.fail_mode, FailMode::Open);
         assert_eq!(config.actions.high, Action::Warn);
-    }
-
-    #[test]
-    fn line_column_counts_characters_and_survives_bad_offsets() {
-        assert_eq!(line_column("ab\nc\u{e9}d", 6), (2, 3));
-        assert_eq!(line_column("\u{e9}", 1), (1, 1));
-        assert_eq!(line_column("x", 99), (1, 2));
     }
 }

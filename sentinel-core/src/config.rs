@@ -1,5 +1,6 @@
 //! Engine configuration: plain data, (de)serialisable, validated when the engine is built.
 
+use crate::error::{position_of, BuildError, Kind};
 use crate::severity::{ActionMap, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -222,6 +223,55 @@ pub struct Config {
     pub mcp: McpConfig,
     /// What happens when an input cannot be parsed or scanned.
     pub fail_mode: FailMode,
+}
+
+impl Config {
+    /// A configuration from TOML text, with the keys of [`Config`] (`profile`, `actions`,
+    /// `detectors`, `tools`, `limits`, `mcp`, `fail_mode`); missing keys keep their defaults,
+    /// unknown keys are errors. `source` names the text in errors (a file name or a label).
+    ///
+    /// ```
+    /// let config = sentinel_core::Config::from_toml("sentinel.toml", "fail_mode = \"open\"\n[limits]\nmax_scan_bytes = 4096\n").unwrap();
+    /// assert_eq!(config.limits.max_scan_bytes, 4096);
+    /// let err = sentinel_core::Config::from_toml("sentinel.toml", "[limits]\nmax_scan_bytez = 1\n").unwrap_err();
+    /// assert_eq!(err.kind(), sentinel_core::ErrorKind::Config);
+    /// assert_eq!(err.position().map(|p| p.line), Some(2));
+    /// ```
+    pub fn from_toml(source: &str, text: &str) -> Result<Config, BuildError> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let position = e.span().map(|s| position_of(text, s.start));
+            BuildError::new(Kind::ConfigText {
+                source: source.to_string(),
+                position,
+                message: e.message().trim_end().to_string(),
+            })
+        })
+    }
+
+    /// A configuration from JSON text, with the same keys as [`Config::from_toml`] (what the
+    /// bindings pass on as an object).
+    ///
+    /// ```
+    /// let config = sentinel_core::Config::from_json("options", r#"{"profile": "all", "tools": {"deny": ["rm"]}}"#).unwrap();
+    /// assert_eq!(config.tools.deny, vec!["rm".to_string()]);
+    /// ```
+    pub fn from_json(source: &str, text: &str) -> Result<Config, BuildError> {
+        serde_json::from_str::<Config>(text).map_err(|e| {
+            // serde_json counts lines from 1 and columns from 1 (0 when it has no position).
+            let position = (e.line() > 0).then(|| {
+                let line_start: usize = text.split_inclusive('\n').take(e.line() - 1).map(str::len).sum();
+                let offset = text[line_start.min(text.len())..]
+                    .char_indices()
+                    .nth(e.column().saturating_sub(1))
+                    .map_or(text.len(), |(i, _)| line_start + i);
+                position_of(text, offset)
+            });
+            let message = e.to_string();
+            // serde_json appends " at line L column C": the position says it.
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            BuildError::new(Kind::ConfigText { source: source.to_string(), position, message })
+        })
+    }
 }
 
 /// How MCP messages are scanned.

@@ -42,18 +42,86 @@ pub struct Position {
     pub offset: usize,
 }
 
+/// 1-based line and column of a byte offset in `text`.
+pub(crate) fn position_of(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let mut end = offset;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Position { line, column, offset }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}, column {}", self.line, self.column)
     }
 }
 
+/// What kind of error a [`BuildError`] is: the stable code a binding maps to its own error
+/// types (`as_str`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A rule pack is not valid TOML, or not a rule pack (`rule_pack`).
+    RulePack,
+    /// One rule is invalid: its regex, its detector, a duplicate id, … (`rule`).
+    Rule,
+    /// The configuration is invalid: its text does not parse, or it names something that does
+    /// not exist (`config`).
+    Config,
+    /// The compiled rules exceed a size limit (`size_limit`).
+    SizeLimit,
+}
+
+impl ErrorKind {
+    /// The kind's stable code: `rule_pack`, `rule`, `config` or `size_limit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::RulePack => "rule_pack",
+            ErrorKind::Rule => "rule",
+            ErrorKind::Config => "config",
+            ErrorKind::SizeLimit => "size_limit",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Toml { source: String, position: Option<Position>, message: String },
-    Rule { source: String, rule: String, line: Option<usize>, problem: RuleProblem },
-    Config { message: String },
-    SizeLimit { limit: usize, message: String },
+    Toml {
+        source: String,
+        position: Option<Position>,
+        message: String,
+    },
+    /// A configuration's text (TOML or JSON) that does not parse as a configuration.
+    ConfigText {
+        source: String,
+        position: Option<Position>,
+        message: String,
+    },
+    Rule {
+        source: String,
+        rule: String,
+        line: Option<usize>,
+        problem: RuleProblem,
+    },
+    Config {
+        message: String,
+    },
+    SizeLimit {
+        limit: usize,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +150,16 @@ impl BuildError {
         BuildError::new(Kind::Config { message: message.into() })
     }
 
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        match &*self.kind {
+            Kind::Toml { .. } => ErrorKind::RulePack,
+            Kind::ConfigText { .. } | Kind::Config { .. } => ErrorKind::Config,
+            Kind::Rule { problem: RuleProblem::SizeLimit { .. }, .. } | Kind::SizeLimit { .. } => ErrorKind::SizeLimit,
+            Kind::Rule { .. } => ErrorKind::Rule,
+        }
+    }
+
     /// The id of the rule at fault, when the error is about one rule.
     pub fn rule_id(&self) -> Option<&str> {
         match &*self.kind {
@@ -93,15 +171,16 @@ impl BuildError {
     /// The name of the pack (file name or label) the error is in, when it is in a pack.
     pub fn source_name(&self) -> Option<&str> {
         match &*self.kind {
-            Kind::Toml { source, .. } | Kind::Rule { source, .. } => Some(source),
+            Kind::Toml { source, .. } | Kind::ConfigText { source, .. } | Kind::Rule { source, .. } => Some(source),
             _ => None,
         }
     }
 
-    /// Where the error is: in the pack for TOML errors; in the rule's pattern for regex errors.
+    /// Where the error is: in the pack for TOML errors, in the configuration's text for
+    /// configuration syntax errors, in the rule's pattern for regex errors.
     pub fn position(&self) -> Option<Position> {
         match &*self.kind {
-            Kind::Toml { position, .. } => *position,
+            Kind::Toml { position, .. } | Kind::ConfigText { position, .. } => *position,
             Kind::Rule { problem: RuleProblem::Regex { position, .. }, .. } => *position,
             _ => None,
         }
@@ -138,6 +217,8 @@ impl fmt::Display for BuildError {
             Kind::Toml { source, position: Some(p), message } => write!(f, "{source}: {p}: {message}"),
             Kind::Toml { source, position: None, message } => write!(f, "{source}: {message}"),
             Kind::Config { message } => write!(f, "invalid configuration: {message}"),
+            Kind::ConfigText { source, position: Some(p), message } => write!(f, "{source}: {p}: {message}"),
+            Kind::ConfigText { source, position: None, message } => write!(f, "{source}: {message}"),
             Kind::SizeLimit { limit, message } => {
                 write!(f, "the compiled rules together exceed the size limit of {limit} bytes: {message}")
             }
@@ -174,3 +255,19 @@ impl fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_and_survive_bad_offsets() {
+        let at = |text: &str, offset| {
+            let p = position_of(text, offset);
+            (p.line, p.column)
+        };
+        assert_eq!(at("ab\nc\u{e9}d", 6), (2, 3));
+        assert_eq!(at("\u{e9}", 1), (1, 1));
+        assert_eq!(at("x", 99), (1, 2));
+    }
+}

@@ -71,7 +71,7 @@ pub use detector::{
     RULE_TOOL_SHADOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY, TOOL_INTEGRITY, UNICODE_RULES,
 };
 pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
-pub use error::{BuildError, Position};
+pub use error::{BuildError, ErrorKind, Position};
 pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
 pub use json::{parse_json, DuplicateKey, ParsedJson};
 pub use mcp::{definition_hash, Direction, MessageContext, MessageInfo, PinCheck, PinError, ToolPins};

@@ -22,7 +22,7 @@
 //! "KW-001" = "low"
 //! ```
 
-use crate::error::{BuildError, Kind, Position, RuleProblem};
+use crate::error::{position_of, BuildError, Kind, RuleProblem};
 use crate::event::Field;
 use crate::severity::{Confidence, Severity};
 use serde::{Deserialize, Serialize};
@@ -273,35 +273,15 @@ pub(crate) struct Pack {
     pub(crate) severity: BTreeMap<String, Severity>,
 }
 
-/// 1-based line and column of a byte offset in `text`.
-pub(crate) fn position_of(text: &str, offset: usize) -> Position {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary_compat(offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-    let column = before[line_start..].chars().count() + 1;
-    Position { line, column, offset }
-}
-
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, i: usize) -> usize;
-}
-
-impl FloorCharBoundary for str {
-    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
-        if i >= self.len() {
-            return self.len();
-        }
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
-}
-
 /// The largest index `<= i` on a character boundary of `s`.
-pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
-    s.floor_char_boundary_compat(i)
+pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 impl Pack {

@@ -212,6 +212,48 @@ fn toml_errors_have_line_and_column() {
 }
 
 #[test]
+fn every_build_error_has_a_kind_with_a_stable_code() {
+    use sentinel_core::{Config, ErrorKind};
+    let kind = |e: sentinel_core::BuildError| (e.kind(), e.kind().as_str());
+    eqnice!((ErrorKind::RulePack, "rule_pack"), kind(build_err("[[rule]]\nid = 3\n")), "TOML of a pack");
+    eqnice!((ErrorKind::Rule, "rule"), kind(build_err(&format!("{RULE}pattern = 'select (a|b'\n"))), "bad regex");
+    eqnice!((ErrorKind::Rule, "rule"), kind(build_err(RULE)), "rule without a matcher");
+    let big = format!("{RULE}pattern = '(?:\\w{{40}}){{200}}'\n");
+    eqnice!((ErrorKind::SizeLimit, "size_limit"), kind(build_err(&big)), "regex past the size limit");
+    let mut config = Config::default();
+    config.detectors.insert("SEC-77".into(), Default::default());
+    let err = Engine::builder().config(config).build().unwrap_err();
+    eqnice!((ErrorKind::Config, "config"), kind(err), "config naming an unknown detector");
+    let err = Config::from_toml("sentinel.toml", "[limits]\nmax_scan_bytez = 1\n").unwrap_err();
+    eqnice!((ErrorKind::Config, "config"), kind(err), "config text");
+}
+
+#[test]
+fn configuration_text_parses_the_same_keys_from_toml_and_json_with_positions_in_errors() {
+    use sentinel_core::{Config, Profile};
+    let toml =
+        "profile = \"all\"\nfail_mode = \"fail_open\"\n[tools]\ndeny = [\"rm\"]\n[limits]\nmax_scan_bytes = 4096\n";
+    let json = r#"{"profile": "all", "fail_mode": "fail_open", "tools": {"deny": ["rm"]}, "limits": {"max_scan_bytes": 4096}}"#;
+    let (a, b) = (Config::from_toml("c.toml", toml).unwrap(), Config::from_json("c.json", json).unwrap());
+    eqnice!(a, b, "the same configuration from both");
+    eqnice!(Profile::All, a.profile, "profile");
+    eqnice!(FailMode::Open, a.fail_mode, "fail mode");
+    eqnice!(4096, a.limits.max_scan_bytes, "limit");
+    eqnice!(Config::default(), Config::from_json("empty", "{}").unwrap(), "missing keys keep their defaults");
+    // Errors name the source, line and column.
+    let err = Config::from_toml("c.toml", "profile = \"all\"\n\n[limits]\nmax_scan_bytez = 3\n").unwrap_err();
+    assert!(err.to_string().starts_with("c.toml: line 4, column 1: unknown field `max_scan_bytez`"), "{err}");
+    eqnice!(Some("c.toml"), err.source_name(), "source");
+    let err = Config::from_json("c.json", "{\n  \"limits\": {\"max_scan_bytes\": \"big\"}\n}").unwrap_err();
+    let p = err.position().expect("position");
+    eqnice!(2, p.line, "line");
+    assert!(err.to_string().starts_with("c.json: line 2, column"), "{err}");
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    let err = Config::from_json("c.json", "{\"profile\": \"all\"").unwrap_err();
+    assert!(err.to_string().starts_with("c.json: line 1, column"), "{err}");
+}
+
+#[test]
 fn overrides_must_name_existing_rules_and_nothing_is_half_applied() {
     let err = build_err("disable = [\"NOPE-1\"]\n");
     eqnice!(Some("NOPE-1"), err.rule_id(), "rule");

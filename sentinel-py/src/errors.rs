@@ -16,7 +16,7 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use sentinel_core::{BuildError, PinError, Verdict};
+use sentinel_core::{BuildError, ErrorKind, PinError, Verdict};
 use std::any::Any;
 
 /// Instantiates `mcp_sentinel._errors.<class>(message, **attributes)` as a `PyErr`.
@@ -37,7 +37,7 @@ pub fn build_error(py: Python<'_>, error: &BuildError, note: Option<&str>) -> Py
     };
     let attrs = PyDict::new(py);
     let result = (|| -> PyResult<()> {
-        if error.source_name().is_none() && error.size_limit().is_none() {
+        if error.kind() == ErrorKind::Config {
             attrs.set_item("option", py.None())?;
             return Ok(());
         }
