@@ -57,6 +57,9 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("builtin:llm_injection.toml", include_str!("../rules/llm_injection.toml")),
     ("builtin:llm_content.toml", include_str!("../rules/llm_content.toml")),
     ("builtin:unicode.toml", include_str!("../rules/unicode.toml")),
+    ("builtin:jailbreak_variants.toml", include_str!("../rules/jailbreak_variants.toml")),
+    ("builtin:injection_variants.toml", include_str!("../rules/injection_variants.toml")),
+    ("builtin:exfiltration_variants.toml", include_str!("../rules/exfiltration_variants.toml")),
 ];
 
 /// The rules of the detection specification on their own (suspicious keywords, SQL, command and script

@@ -27,8 +27,16 @@ fn response(method: &str, result: Value) -> Verdict {
 }
 
 /// The paths of the findings of one category.
+/// Where the findings of a category are, each path once (in order of appearance), however many
+/// of the category's rules fired there.
 fn paths(verdict: &Verdict, category: &str) -> Vec<String> {
-    verdict.findings_in(category).map(|f| f.path.clone()).collect()
+    let mut out: Vec<String> = Vec::new();
+    for f in verdict.findings_in(category) {
+        if !out.contains(&f.path) {
+            out.push(f.path.clone());
+        }
+    }
+    out
 }
 
 #[test]
