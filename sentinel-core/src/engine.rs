@@ -1027,13 +1027,14 @@ impl Engine {
                         any.into_iter().map(|own| own.into_iter().map(&mut register).fold(0, |m, b| m | b)).collect();
                     // Where the rule's matches can begin, when that is a few short literals not
                     // too common in ordinary text (the longest cut that gives such a set).
-                    // (Their hits in the ordinary text, the set.)
-                    let mut starts_of = |hir: &Hir| {
-                        let s = START_LENGTHS.iter().find_map(|&len| required::starts(hir, len))?;
+                    // (Their hits in the ordinary text, the set.) Of a concatenation of parts,
+                    // so that the cuts below need not build each tail to ask.
+                    let mut starts_of = |parts: &[Hir]| {
+                        let s = START_LENGTHS.iter().find_map(|&len| required::starts_of_parts(parts, len))?;
                         let hits = literals.hits(&s);
                         (s.iter().all(|l| l.len() >= MIN_START_LEN) && hits <= MAX_START_HITS).then_some((hits, s))
                     };
-                    let mut found = starts_of(&c.hir).map(|(_, s)| {
+                    let mut found = starts_of(std::slice::from_ref(&c.hir)).map(|(_, s)| {
                         tails.push(Deferred::new(c.hir.clone(), forward_tail));
                         (s, Anchor::Start { tail: tails.len() - 1 })
                     });
@@ -1044,10 +1045,9 @@ impl Engine {
                             let Some(reach) = head.properties().maximum_len().filter(|&n| n <= MAX_HEAD) else {
                                 break;
                             };
-                            let tail = Hir::concat(parts[at..].to_vec());
-                            if let Some((_, s)) = starts_of(&tail) {
+                            if let Some((_, s)) = starts_of(&parts[at..]) {
                                 found = Some((s, Anchor::Tail { tail: tails.len(), reach: reach as u32 }));
-                                tails.push(Deferred::new(tail, forward_tail));
+                                tails.push(Deferred::new(Hir::concat(parts[at..].to_vec()), forward_tail));
                                 break;
                             }
                         }
@@ -1060,16 +1060,13 @@ impl Engine {
                         for branch in branches_of(&c.hir) {
                             let parts = parts_of(branch);
                             let best = (0..parts.len())
-                                .filter_map(|at| {
-                                    let tail = Hir::concat(parts[at..].to_vec());
-                                    starts_of(&tail).map(|(hits, s)| (hits, at, s, tail))
-                                })
-                                .min_by_key(|&(hits, at, ..)| (hits, at));
-                            let Some((_, at, s, tail)) = best else {
+                                .filter_map(|at| starts_of(&parts[at..]).map(|(hits, s)| (hits, at, s)))
+                                .min_by_key(|&(hits, at, _)| (hits, at));
+                            let Some((_, at, s)) = best else {
                                 cuts.clear();
                                 break;
                             };
-                            cuts.push((parts, at, s, tail));
+                            cuts.push((parts, at, s, Hir::concat(parts[at..].to_vec())));
                         }
                     }
                     if let Some((starts, a)) = found {

@@ -368,8 +368,21 @@ fn push_clause(clauses: &mut Vec<Set>, mut set: Set) {
 /// Unlike the prefix sets of the clause analysis, these are cut at `len` bytes, so that
 /// alternations of long phrases (`act as|pretend\s+to be|from now on`) stay a small set
 /// (`act as`, `pretend`, `from now`) instead of growing past the limit.
+#[cfg(test)]
 pub(crate) fn starts(hir: &Hir, len: usize) -> Option<Set> {
-    let set = start_set(hir, len)?;
+    starts_from(start_set(hir, len)?)
+}
+
+/// `starts` of the concatenation of `parts`, without building it (`Hir::concat(parts.to_vec())`
+/// has the same starts).
+pub(crate) fn starts_of_parts(parts: &[Hir], len: usize) -> Option<Set> {
+    let mut set = concat_starts(parts, len)?;
+    set.sort();
+    set.dedup();
+    starts_from((set.len() <= MAX_STARTS).then_some(set)?)
+}
+
+fn starts_from(set: Starts) -> Option<Set> {
     if set.iter().any(|(s, _)| s.is_empty()) {
         return None;
     }
@@ -393,22 +406,7 @@ const MAX_STARTS: usize = 1024;
 type Starts = Vec<(Vec<u8>, bool)>;
 
 fn start_set(hir: &Hir, len: usize) -> Option<Starts> {
-    // At most `len` bytes, cut on a character boundary (keeping at least one character).
-    let cut = |mut s: Vec<u8>| {
-        let whole = s.len() <= len;
-        if !whole {
-            let continues = |b: u8| b & 0xC0 == 0x80;
-            let mut end = len;
-            while end > 0 && continues(s[end]) {
-                end -= 1;
-            }
-            if end == 0 {
-                end = 1 + s[1..].iter().take_while(|&&b| continues(b)).count();
-            }
-            s.truncate(end);
-        }
-        (s, whole)
-    };
+    let cut = |s: Vec<u8>| cut_at(s, len);
     let set = match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => vec![(Vec::new(), true)],
         HirKind::Literal(lit) => vec![cut(lit.0.to_ascii_lowercase())],
@@ -428,37 +426,7 @@ fn start_set(hir: &Hir, len: usize) -> Option<Starts> {
             }
             set
         }
-        HirKind::Concat(parts) => {
-            let mut acc: Starts = vec![(Vec::new(), true)];
-            for part in parts {
-                if !acc.iter().any(|(_, open)| *open) {
-                    break;
-                }
-                let next = start_set(part, len);
-                let mut out = Vec::with_capacity(acc.len());
-                for (s, open) in acc {
-                    match (&next, open) {
-                        (Some(next), true) => {
-                            for (t, more) in next {
-                                let mut joined = s.clone();
-                                joined.extend_from_slice(t);
-                                let (joined, whole) = cut(joined);
-                                out.push((joined, *more && whole));
-                            }
-                        }
-                        // What follows is unknown: the match only starts with `s`.
-                        _ => out.push((s, false)),
-                    }
-                }
-                out.sort();
-                out.dedup();
-                if out.len() > MAX_STARTS {
-                    return None;
-                }
-                acc = out;
-            }
-            acc
-        }
+        HirKind::Concat(parts) => concat_starts(parts, len)?,
         HirKind::Alternation(branches) => {
             let mut all = Vec::new();
             for branch in branches {
@@ -473,14 +441,67 @@ fn start_set(hir: &Hir, len: usize) -> Option<Starts> {
     (set.len() <= MAX_STARTS).then_some(set)
 }
 
+/// `s` cut to at most `len` bytes on a character boundary (keeping at least one character), and
+/// whether it was whole.
+fn cut_at(mut s: Vec<u8>, len: usize) -> (Vec<u8>, bool) {
+    let whole = s.len() <= len;
+    if !whole {
+        let continues = |b: u8| b & 0xC0 == 0x80;
+        let mut end = len;
+        while end > 0 && continues(s[end]) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = 1 + s[1..].iter().take_while(|&&b| continues(b)).count();
+        }
+        s.truncate(end);
+    }
+    (s, whole)
+}
+
+/// Starts of the concatenation of `parts` (see `start_set`).
+fn concat_starts(parts: &[Hir], len: usize) -> Option<Starts> {
+    let mut acc: Starts = vec![(Vec::new(), true)];
+    for part in parts {
+        if !acc.iter().any(|(_, open)| *open) {
+            break;
+        }
+        let next = start_set(part, len);
+        let mut out = Vec::with_capacity(acc.len());
+        for (s, open) in acc {
+            match (&next, open) {
+                (Some(next), true) => {
+                    for (t, more) in next {
+                        let mut joined = s.clone();
+                        joined.extend_from_slice(t);
+                        let (joined, whole) = cut_at(joined, len);
+                        out.push((joined, *more && whole));
+                    }
+                }
+                // What follows is unknown: the match only starts with `s`.
+                _ => out.push((s, false)),
+            }
+        }
+        out.sort();
+        out.dedup();
+        if out.len() > MAX_STARTS {
+            return None;
+        }
+        acc = out;
+    }
+    Some(acc)
+}
+
 /// Every literal of `a` contains a literal of `b`: wherever `a` is satisfied, so is `b`.
 pub(crate) fn implies(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     a.iter().all(|lit| b.iter().any(|other| contains(lit, other)))
 }
 
-/// `hay` contains `needle`.
+/// `hay` contains `needle`. Literals are short: a plain scan of the windows beats building a
+/// searcher for each call (this runs for every pair of literals of a clause).
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || memchr::memmem::find(hay, needle).is_some()
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    needle.len() <= hay.len() && hay.windows(needle.len()).any(|w| w[0] == first && &w[1..] == rest)
 }
 
 #[cfg(test)]
@@ -663,6 +684,24 @@ mod tests {
             prop_assert!(set.iter().all(|s| !s.is_empty() && (s.len() <= len || s.chars().count() == 1)), "{pattern}: {set:?}");
             for m in every_match(&re, &hay) {
                 prop_assert!(set.iter().any(|s| m.starts_with(s.as_str())), "{pattern}: {m:?} starts with none of {set:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        /// The engine asks for the starts of each tail of a concatenation without building it:
+        /// the answer is the same as for the tail built.
+        #[test]
+        fn starts_of_parts_are_the_starts_of_their_concatenation(pattern in pattern(), len in 1usize..7) {
+            let hir = regex_syntax::ParserBuilder::new().case_insensitive(true).build().parse(&pattern).unwrap();
+            let parts = match hir.kind() {
+                HirKind::Concat(parts) => parts.clone(),
+                _ => vec![hir.clone()],
+            };
+            for at in 0..parts.len() {
+                let built = Hir::concat(parts[at..].to_vec());
+                prop_assert_eq!(starts_of_parts(&parts[at..], len), starts(&built, len), "{} from part {}", pattern, at);
             }
         }
     }
