@@ -41,6 +41,8 @@
 //! }
 //! ```
 
+mod builder;
+mod compiled;
 mod config;
 mod decode;
 mod deferred;
@@ -48,19 +50,27 @@ mod detector;
 mod engine;
 mod error;
 mod event;
+mod findings;
 pub mod framing;
 pub mod input;
 mod json;
 mod keywords;
+mod matchers;
 mod mcp;
 mod normalize;
+mod packs;
 mod pattern;
+mod plan;
 mod required;
 mod rule;
+mod scan;
+mod scratch;
 mod severity;
 mod validate;
 mod verdict;
+mod verify;
 
+pub use builder::EngineBuilder;
 pub use config::{
     Config, DetectorConfig, FailMode, Limits, McpConfig, Profile, ToolPolicy, DEFAULT_DANGEROUS_TOOLS,
     DEFAULT_DOCUMENT_TOOLS, DEFAULT_MAX_SCAN_BYTES, DEFAULT_SCAN_MIMES,
@@ -70,12 +80,15 @@ pub use detector::{
     RULE_FINDINGS_NOT_LISTED, RULE_PROMPT_SIZE, RULE_RESPONSE_SIZE, RULE_TOOL_CHANGED, RULE_TOOL_NOT_ALLOWED,
     RULE_TOOL_SHADOWED, RULE_TRUNCATED, RULE_UNREADABLE, SCAN_INTEGRITY, TOOL_INTEGRITY, UNICODE_RULES,
 };
-pub use engine::{Engine, EngineBuilder, RuleInfo, Scratch, MAX_FINDINGS, SEED_PACK};
+pub use engine::{Engine, RuleInfo};
 pub use error::{BuildError, ErrorKind, Position};
 pub use event::{Event, EventContext, EventError, EventErrorKind, Field, REQUIRED_FIELDS};
+pub use findings::MAX_FINDINGS;
 pub use json::{parse_json, DuplicateKey, ParsedJson};
 pub use mcp::{definition_hash, Direction, MessageContext, MessageInfo, PinCheck, PinError, ToolPins};
+pub use packs::SEED_PACK;
 pub use rule::{Example, ExampleEvent, RuleSpec, Scope, Validator};
+pub use scratch::Scratch;
 pub use severity::{Action, ActionMap, Confidence, LowConfidence, ParseEnumError, Severity};
 pub use validate::{code_name, iban, luhn, shannon_entropy, us_ssn};
 pub use verdict::{Finding, Span, Verdict};

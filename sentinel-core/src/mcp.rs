@@ -62,10 +62,12 @@
 //! [`McpConfig::scan_mimes`]: crate::McpConfig::scan_mimes
 //! [`McpConfig::max_json_depth`]: crate::McpConfig::max_json_depth
 
+use crate::compiled::Inner;
 use crate::detector::{RULE_TOOL_CHANGED, RULE_TOOL_SHADOWED};
-use crate::engine::{Findings, Inner, MatchState};
 use crate::event::{EventContext, Field};
+use crate::findings::{action_of, Findings};
 use crate::json::{push_key, DuplicateKey};
+use crate::scratch::MatchState;
 use crate::severity::{Action, Severity};
 use crate::verdict::{Finding, Span, Verdict};
 use crate::{Engine, Scratch};
@@ -176,7 +178,7 @@ impl Engine {
 
     /// [`Engine::scan_message`] with what the caller knows of the exchange.
     pub fn scan_message_in(&self, message: &Value, direction: Direction, context: &MessageContext<'_>) -> Verdict {
-        let mut scratch = self.inner.pool.get();
+        let mut scratch = self.pool.get();
         self.scan_message_with(&mut scratch, message, direction, context).clone()
     }
 
@@ -234,7 +236,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn action_for_finding(&self, finding: &Finding) -> Action {
-        crate::engine::action_of(&self.inner.config, &finding.rule, finding.severity, finding.confidence)
+        action_of(&self.inner.config, &finding.rule, finding.severity, finding.confidence)
     }
 
     /// Parses a JSON-RPC message and scans it, every value of a duplicated key included. A
@@ -520,7 +522,7 @@ impl Walker<'_, '_> {
                     && findings.len() < crate::MAX_FINDINGS
                     && findings[from..]
                         .iter()
-                        .all(|f| crate::engine::action_of(config, &f.rule, f.severity, f.confidence) != Action::Block);
+                        .all(|f| action_of(config, &f.rule, f.severity, f.confidence) != Action::Block);
                 if trusted {
                     pins.pin(server, name, hash);
                 }

@@ -1,0 +1,189 @@
+//! Building an engine: the configuration, the detectors (built-in, then the embedder's), the
+//! packs (parsed, then merged), the plan of each rule, and the tables the engine shares.
+
+use crate::compiled::{DetectorEntry, Inner};
+use crate::config::Config;
+use crate::detector::{self, DetectorImpl};
+use crate::engine::Engine;
+use crate::error::{BuildError, Kind};
+use crate::packs::{self, BUILTIN_PACKS, POLICY_PACK};
+use crate::plan;
+use crate::rule::{Pack, SourcedRule};
+use crate::scratch::make_factory;
+use regex_automata::util::pool::Pool;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use wildmatch::WildMatch;
+
+/// Tells engines apart, so that a scratch made by one is not used by another.
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Builds an [`Engine`]: configuration, rule packs and extra detectors.
+pub struct EngineBuilder {
+    pub(crate) config: Config,
+    pub(crate) builtin: bool,
+    pub(crate) packs: Vec<(String, PackSource)>,
+    pub(crate) detectors: Vec<Box<dyn crate::Detector>>,
+}
+
+pub(crate) enum PackSource {
+    Text(String),
+    File(PathBuf),
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder { config: Config::default(), builtin: true, packs: Vec::new(), detectors: Vec::new() }
+    }
+}
+
+impl EngineBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a rule pack given as TOML text; `source` names it in errors.
+    pub fn rules_toml(mut self, source: &str, toml: &str) -> Self {
+        self.packs.push((source.to_string(), PackSource::Text(toml.to_string())));
+        self
+    }
+
+    /// Adds a rule pack read from a TOML file when the engine is built.
+    pub fn rules_file(mut self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.packs.push((path.display().to_string(), PackSource::File(path)));
+        self
+    }
+
+    /// Leaves the built-in content packs out. The rules of the built-in detectors (scan
+    /// integrity, tool policy, size limits) stay: their detectors are always there.
+    pub fn without_builtin_rules(mut self) -> Self {
+        self.builtin = false;
+        self
+    }
+
+    /// Registers a detector of the embedder's.
+    pub fn detector(mut self, detector: impl crate::Detector + 'static) -> Self {
+        self.detectors.push(Box::new(detector));
+        self
+    }
+
+    /// Compiles everything. Any error rejects the whole build.
+    pub fn build(self) -> Result<Engine, BuildError> {
+        build(self)
+    }
+}
+
+/// Compiles a builder's configuration, detectors and packs into an engine.
+pub(crate) fn build(builder: EngineBuilder) -> Result<Engine, BuildError> {
+    let EngineBuilder { config, builtin, packs, detectors: custom } = builder;
+    // Detectors: built-ins, then the embedder's.
+    let mut imps = detector::builtins(&config);
+    imps.extend(custom.into_iter().map(DetectorImpl::Custom));
+    let mut detectors = Vec::with_capacity(imps.len());
+    let mut detector_index: HashMap<String, usize> = HashMap::new();
+    for imp in imps {
+        let info = imp.info();
+        if detector_index.insert(info.code.clone(), detectors.len()).is_some() {
+            return Err(BuildError::config(format!("two detectors have the code {:?}", info.code)));
+        }
+        let settings = config.detectors.get(&info.code).copied().unwrap_or_default();
+        if info.code == detector::SCAN_INTEGRITY && settings.enabled == Some(false) {
+            return Err(BuildError::config(
+                "detector SYS-00 cannot be disabled: it reports input that was not scanned (choose fail_open instead)",
+            ));
+        }
+        let enabled = settings.enabled.unwrap_or(info.profile <= config.profile);
+        detectors.push(DetectorEntry {
+            code: Arc::from(info.code.as_str()),
+            name: Arc::from(info.name.as_str()),
+            info,
+            imp,
+            enabled,
+            floor: settings.severity_floor,
+            cap: settings.severity_cap,
+        });
+    }
+    for code in config.detectors.keys() {
+        if !detector_index.contains_key(code) {
+            return Err(BuildError::config(format!("the configuration names an unknown detector {code:?}")));
+        }
+    }
+    for (code, settings) in &config.detectors {
+        if let (Some(floor), Some(cap)) = (settings.severity_floor, settings.severity_cap) {
+            if floor > cap {
+                return Err(BuildError::config(format!(
+                    "detector {code}: severity_floor ({floor}) is above severity_cap ({cap})"
+                )));
+            }
+        }
+    }
+
+    // Packs: the built-in detectors' own, the content packs, detector-contributed rules,
+    // user packs.
+    let mut parsed = vec![Pack::parse(POLICY_PACK.0, POLICY_PACK.1)?];
+    if builtin {
+        for (name, text) in BUILTIN_PACKS {
+            parsed.push(Pack::parse(name, text)?);
+        }
+    }
+    for entry in &detectors {
+        let rules = entry.imp.rules();
+        if !rules.is_empty() {
+            let source = format!("detector:{}", entry.info.code);
+            parsed.push(Pack {
+                source: source.clone(),
+                rules: rules.into_iter().map(|spec| SourcedRule { spec, source: source.clone(), line: None }).collect(),
+                ..Pack::default()
+            });
+        }
+    }
+    for (source, pack) in packs {
+        let text = match pack {
+            PackSource::Text(t) => t,
+            PackSource::File(path) => std::fs::read_to_string(&path).map_err(|e| {
+                BuildError::new(Kind::Toml {
+                    source: source.clone(),
+                    position: None,
+                    message: format!("cannot read rule pack: {e}"),
+                })
+            })?,
+        };
+        parsed.push(Pack::parse(&source, &text)?);
+    }
+
+    // The rules of the packs compiled into the crate come first; their matchers are
+    // compiled on first use (see `Deferred`).
+    let trusted: usize =
+        parsed.iter().take(1 + if builtin { BUILTIN_PACKS.len() } else { 0 }).map(|p| p.rules.len()).sum();
+    let merged = packs::merge(&parsed, &detectors)?;
+    let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted)?;
+    let rule_index: HashMap<Arc<str>, u32> = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+    let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
+    let truncated_rule = rule_index[detector::RULE_TRUNCATED];
+    let duplicate_rule = rule_index[detector::RULE_DUPLICATE_KEY];
+    let not_listed_rule = rule_index[detector::RULE_FINDINGS_NOT_LISTED];
+    let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
+    let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
+    let documents = config.tools.documents.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
+    let inner = Inner {
+        id,
+        config,
+        rules,
+        rule_index,
+        detectors,
+        matchers,
+        unreadable_rule,
+        truncated_rule,
+        duplicate_rule,
+        not_listed_rule,
+        documents,
+        evasion_rules,
+    };
+    let pool = Pool::new(make_factory(id, &inner.matchers, inner.rules.len()));
+    Ok(Engine { inner: Arc::new(inner), pool: Arc::new(pool) })
+}
