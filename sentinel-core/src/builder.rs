@@ -4,13 +4,10 @@
 use crate::compiled::{DetectorEntry, Inner};
 use crate::config::Config;
 use crate::detector::{self, DetectorImpl};
-use crate::engine::Engine;
 use crate::error::{BuildError, Kind};
 use crate::packs::{self, BUILTIN_PACKS, POLICY_PACK};
 use crate::plan;
 use crate::rule::{Pack, SourcedRule};
-use crate::scratch::make_factory;
-use regex_automata::util::pool::Pool;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,17 +69,42 @@ impl EngineBuilder {
         self
     }
 
-    /// Compiles everything. Any error rejects the whole build.
-    pub fn build(self) -> Result<Engine, BuildError> {
-        build(self)
+    /// Compiles the configuration, detectors and packs into the engine's tables. Any error
+    /// rejects the whole build.
+    pub(crate) fn compile(self) -> Result<Inner, BuildError> {
+        let EngineBuilder { config, builtin, packs, detectors: custom } = self;
+        let (detectors, detector_index) = detectors(&config, custom)?;
+        let (parsed, trusted) = parse_packs(builtin, &detectors, packs)?;
+        let merged = packs::merge(&parsed, &detectors)?;
+        let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted)?;
+        let rule_index: HashMap<Arc<str>, u32> =
+            rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        let documents = config.tools.documents.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
+        Ok(Inner {
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            unreadable_rule: rule_index[detector::RULE_UNREADABLE],
+            truncated_rule: rule_index[detector::RULE_TRUNCATED],
+            duplicate_rule: rule_index[detector::RULE_DUPLICATE_KEY],
+            not_listed_rule: rule_index[detector::RULE_FINDINGS_NOT_LISTED],
+            evasion_rules: detector::UNICODE_RULES.map(|id| rule_index[id]),
+            rules,
+            rule_index,
+            detectors,
+            matchers,
+            documents,
+        })
     }
 }
 
-/// Compiles a builder's configuration, detectors and packs into an engine.
-pub(crate) fn build(builder: EngineBuilder) -> Result<Engine, BuildError> {
-    let EngineBuilder { config, builtin, packs, detectors: custom } = builder;
-    // Detectors: built-ins, then the embedder's.
-    let mut imps = detector::builtins(&config);
+/// The detectors, built-in then the embedder's, with the configuration's settings applied,
+/// and their index by code.
+#[allow(clippy::type_complexity)]
+fn detectors(
+    config: &Config,
+    custom: Vec<Box<dyn crate::Detector>>,
+) -> Result<(Vec<DetectorEntry>, HashMap<String, usize>), BuildError> {
+    let mut imps = detector::builtins(config);
     imps.extend(custom.into_iter().map(DetectorImpl::Custom));
     let mut detectors = Vec::with_capacity(imps.len());
     let mut detector_index: HashMap<String, usize> = HashMap::new();
@@ -123,15 +145,25 @@ pub(crate) fn build(builder: EngineBuilder) -> Result<Engine, BuildError> {
         }
     }
 
-    // Packs: the built-in detectors' own, the content packs, detector-contributed rules,
-    // user packs.
+    Ok((detectors, detector_index))
+}
+
+/// The packs, parsed, in order: the built-in detectors' own, the content packs (unless left
+/// out), detector-contributed rules, user packs. And how many rules come from the packs
+/// compiled into the crate, which come first: their matchers are compiled on first use (see
+/// `Deferred`).
+fn parse_packs(
+    builtin: bool,
+    detectors: &[DetectorEntry],
+    packs: Vec<(String, PackSource)>,
+) -> Result<(Vec<Pack>, usize), BuildError> {
     let mut parsed = vec![Pack::parse(POLICY_PACK.0, POLICY_PACK.1)?];
     if builtin {
         for (name, text) in BUILTIN_PACKS {
             parsed.push(Pack::parse(name, text)?);
         }
     }
-    for entry in &detectors {
+    for entry in detectors {
         let rules = entry.imp.rules();
         if !rules.is_empty() {
             let source = format!("detector:{}", entry.info.code);
@@ -156,34 +188,6 @@ pub(crate) fn build(builder: EngineBuilder) -> Result<Engine, BuildError> {
         parsed.push(Pack::parse(&source, &text)?);
     }
 
-    // The rules of the packs compiled into the crate come first; their matchers are
-    // compiled on first use (see `Deferred`).
-    let trusted: usize =
-        parsed.iter().take(1 + if builtin { BUILTIN_PACKS.len() } else { 0 }).map(|p| p.rules.len()).sum();
-    let merged = packs::merge(&parsed, &detectors)?;
-    let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted)?;
-    let rule_index: HashMap<Arc<str>, u32> = rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
-    let unreadable_rule = rule_index[detector::RULE_UNREADABLE];
-    let truncated_rule = rule_index[detector::RULE_TRUNCATED];
-    let duplicate_rule = rule_index[detector::RULE_DUPLICATE_KEY];
-    let not_listed_rule = rule_index[detector::RULE_FINDINGS_NOT_LISTED];
-    let evasion_rules = detector::UNICODE_RULES.map(|id| rule_index[id]);
-    let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-    let documents = config.tools.documents.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
-    let inner = Inner {
-        id,
-        config,
-        rules,
-        rule_index,
-        detectors,
-        matchers,
-        unreadable_rule,
-        truncated_rule,
-        duplicate_rule,
-        not_listed_rule,
-        documents,
-        evasion_rules,
-    };
-    let pool = Pool::new(make_factory(id, &inner.matchers, inner.rules.len()));
-    Ok(Engine { inner: Arc::new(inner), pool: Arc::new(pool) })
+    let trusted = parsed.iter().take(1 + if builtin { BUILTIN_PACKS.len() } else { 0 }).map(|p| p.rules.len()).sum();
+    Ok((parsed, trusted))
 }

@@ -57,6 +57,17 @@ const BASE64_URL: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
+/// Decodes base64, standard or URL-safe, padded or not, ignoring whitespace (an MCP `blob`,
+/// image or audio `data`).
+pub(crate) fn base64(data: &str) -> Option<Vec<u8>> {
+    let compact: std::borrow::Cow<'_, str> = if data.bytes().any(|b| b.is_ascii_whitespace()) {
+        data.chars().filter(|c| !c.is_ascii_whitespace()).collect::<String>().into()
+    } else {
+        data.into()
+    };
+    [&BASE64, &BASE64_URL].iter().find_map(|e| e.decode(compact.as_bytes()).ok())
+}
+
 /// A segment of a string to decode: `[start, end)` and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Segment {

@@ -16,7 +16,7 @@ use crate::findings::{EventEmitter, Findings};
 use crate::json::push_key;
 use crate::matchers::{SINGLE_NFA_LIMIT, UNION_NFA_LIMIT};
 use crate::rule::RuleSpec;
-use crate::scratch::{new_scratch, Scratch, ScratchFactory, Sizes};
+use crate::scratch::{make_factory, new_scratch, Scratch, ScratchFactory, Sizes};
 use crate::severity::Severity;
 use crate::verdict::{Span, Verdict};
 use regex_automata::util::pool::Pool;
@@ -48,6 +48,15 @@ impl fmt::Debug for Engine {
             .field("detectors", &self.inner.detectors.len())
             .field("config", &self.inner.config)
             .finish()
+    }
+}
+
+impl EngineBuilder {
+    /// Compiles everything. Any error rejects the whole build.
+    pub fn build(self) -> Result<Engine, BuildError> {
+        let inner = self.compile()?;
+        let pool = Pool::new(make_factory(inner.id, &inner.matchers, inner.rules.len()));
+        Ok(Engine { inner: Arc::new(inner), pool: Arc::new(pool) })
     }
 }
 

@@ -143,6 +143,24 @@ fn report(dfa: &DFA, sid: StateID, end: usize, out: &mut Vec<Hit>) {
     }
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// True when `hay[start..end]` does not continue a word on either side.
+pub(crate) fn word_bounded(hay: &str, start: usize, end: usize) -> bool {
+    let m = &hay[start..end];
+    let starts_word = m.chars().next().is_some_and(is_word_char);
+    let ends_word = m.chars().next_back().is_some_and(is_word_char);
+    if starts_word && hay[..start].chars().next_back().is_some_and(is_word_char) {
+        return false;
+    }
+    if ends_word && hay[end..].chars().next().is_some_and(is_word_char) {
+        return false;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

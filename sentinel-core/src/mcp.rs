@@ -39,7 +39,7 @@
 //! `fail_open`.
 //!
 //! A key that appears more than once in an object (parsed by [`Engine::scan_message_json`], or
-//! given in [`MessageContext::duplicates`]) has every value scanned, and the duplication is
+//! given in [`crate::MessageContext::duplicates`]) has every value scanned, and the duplication is
 //! reported (`SYS-003`, high).
 //!
 //! A `tools/call` result that has both `content` and `structuredContent` usually says the same
@@ -48,10 +48,10 @@
 //! at the same severity or higher, is not reported again. The message's action cannot drop, and
 //! one injection reads as one finding, not as "N more findings".
 //!
-//! [`ToolPins`] remembers each server's tool definitions and reports a definition that changed
+//! [`ToolPins`](crate::ToolPins) remembers each server's tool definitions and reports a definition that changed
 //! (`MCP-001`, a rug pull) and a tool name another server already offers (`MCP-002`); a
 //! definition with a finding that blocks is not pinned (it is not trusted). A server
-//! is whatever key the caller passes as [`MessageContext::server`]: the `sentinel proxy` uses
+//! is whatever key the caller passes as [`crate::MessageContext::server`]: the `sentinel proxy` uses
 //! the name the server reports in its `initialize` result (`serverInfo.name`, not its version),
 //! so the same server started with other arguments is the same server.
 //!
@@ -63,98 +63,19 @@
 //! [`McpConfig::max_json_depth`]: crate::McpConfig::max_json_depth
 
 use crate::compiled::Inner;
+use crate::decode;
 use crate::detector::{RULE_TOOL_CHANGED, RULE_TOOL_SHADOWED};
 use crate::event::{EventContext, Field};
 use crate::findings::{action_of, Findings};
-use crate::json::{push_key, DuplicateKey};
+use crate::json::push_key;
+use crate::message::{Direction, MessageContext, MessageInfo};
+use crate::pins::PinCheck;
 use crate::scratch::MatchState;
 use crate::severity::{Action, Severity};
 use crate::verdict::{Finding, Span, Verdict};
 use crate::{Engine, Scratch};
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
-use std::path::Path;
-use std::str::FromStr;
-use std::sync::Mutex;
-
-/// Which half of a JSON-RPC exchange a message is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// A request or a notification (it has a `method`), from the client or from the server.
-    #[default]
-    Request,
-    /// A result or an error answering a request.
-    Response,
-}
-
-impl Direction {
-    /// `request` or `response`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        }
-    }
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Direction {
-    type Err = crate::ParseEnumError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "request" => Ok(Direction::Request),
-            "response" => Ok(Direction::Response),
-            _ => Err(crate::ParseEnumError::new("direction", s, "request, response")),
-        }
-    }
-}
-
-/// What the caller knows about a message that the message may not say itself.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MessageContext<'a> {
-    /// For a response: the method of the request it answers (a response carries none). Read
-    /// from the message for a request.
-    pub method: Option<&'a str>,
-    /// For a `tools/call` response: the tool that was called. Read from `params.name` for a
-    /// request.
-    pub tool: Option<&'a str>,
-    /// The server the message comes from or goes to: named in the verdict, and the key of
-    /// [`ToolPins`].
-    pub server: Option<&'a str>,
-    /// Tool pins to check `tools/list` results against (and record new tools in).
-    pub pins: Option<&'a ToolPins>,
-    /// The values duplicated keys shadowed when the message was parsed ([`crate::parse_json`]):
-    /// each is scanned at its path and reported (`SYS-003`). [`Engine::scan_message_json`]
-    /// fills this itself.
-    pub duplicates: &'a [DuplicateKey],
-}
-
-/// The MCP message a verdict is about.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageInfo {
-    /// Request or response.
-    pub direction: Direction,
-    /// The method: the message's own, or for a response the caller's
-    /// [`MessageContext::method`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    /// The JSON-RPC id, as in the message (`None` for a notification).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
-    /// The tool of a `tools/call`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-}
+use std::fmt::Write as _;
 
 impl Engine {
     /// Scans one MCP JSON-RPC message (a request, notification, result, error or a batch of
@@ -191,7 +112,7 @@ impl Engine {
         context: &MessageContext<'_>,
     ) -> &'s Verdict {
         let inner = &*self.inner;
-        if !scratch.belongs_to(self) {
+        if !scratch.belongs_to(inner) {
             *scratch = self.create_scratch();
         }
         let Scratch { m, path, out, .. } = scratch;
@@ -463,7 +384,7 @@ impl Walker<'_, '_> {
         if !self.inner.config.mcp.scans_mime(mime) {
             return;
         }
-        match decode_base64(data) {
+        match decode::base64(data) {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 self.walk(field, tool, &Value::String(text.into_owned()));
@@ -596,265 +517,5 @@ impl Walker<'_, '_> {
             };
             self.inner.shadowed(self.m, self.out, tool, field, self.path, duplicate, depth);
         }
-    }
-}
-
-/// Decodes standard or URL-safe base64, padded or not, ignoring whitespace.
-fn decode_base64(data: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let compact: std::borrow::Cow<'_, str> = if data.bytes().any(|b| b.is_ascii_whitespace()) {
-        data.chars().filter(|c| !c.is_ascii_whitespace()).collect::<String>().into()
-    } else {
-        data.into()
-    };
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(compact.as_bytes()).ok())
-}
-
-/// Tool pinning: the definition of each tool of each server, as first seen, to report a
-/// definition that changed later (a rug pull, `MCP-001`) and a tool name that another server
-/// already offers (tool shadowing, `MCP-002`).
-///
-/// A pin is the SHA-256 of the tool's definition in canonical JSON (keys sorted, no spaces), so
-/// reordered keys are not a change. Scanning a `tools/list` pins a new tool only when its
-/// definition has no finding that blocks ([`Engine::action_for_finding`]) and was scanned
-/// whole: a poisoned definition is not the reference its fixed version is compared with. Pins are kept as they were first seen: a changed tool is
-/// reported every time until its pin is removed ([`ToolPins::forget`], or by editing the file).
-/// Shared between threads; [`ToolPins::load`] and [`ToolPins::save`] keep pins across sessions.
-#[derive(Debug, Default)]
-pub struct ToolPins {
-    state: Mutex<PinState>,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PinState {
-    /// Server → tool → SHA-256 of the definition, hex.
-    servers: BTreeMap<String, BTreeMap<String, String>>,
-    #[serde(skip)]
-    dirty: bool,
-    /// Servers whose pins moved to another key ([`ToolPins::rekey`]): removed from the file
-    /// at the next save, not merged back from it.
-    #[serde(skip)]
-    retired: BTreeSet<String>,
-}
-
-/// What checking one tool definition against the pins found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PinCheck {
-    /// The SHA-256 of the definition seen now, hex.
-    pub hash: String,
-    /// The pinned hash, when the definition is not the pinned one.
-    pub changed_from: Option<String>,
-    /// Other servers that offer a tool of the same name.
-    pub shadows: Vec<String>,
-    /// The tool was not pinned before (it is now).
-    pub new: bool,
-}
-
-/// Tool pins that could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum PinError {
-    /// The pins file could not be read or written.
-    #[error("tool pins {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The pins file is not a pins document.
-    #[error("tool pins {path}: line {line}, column {column}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// Line of the error (1-based).
-        line: usize,
-        /// Column of the error (1-based).
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl ToolPins {
-    /// No pins.
-    pub fn new() -> ToolPins {
-        ToolPins::default()
-    }
-
-    /// Pins from a file written by [`ToolPins::save`]; no pins when the file does not exist.
-    pub fn load(path: impl AsRef<Path>) -> Result<ToolPins, PinError> {
-        let path = path.as_ref();
-        Ok(ToolPins { state: Mutex::new(read_pins(path)?) })
-    }
-
-    /// Writes the pins to `path` (atomically: a temporary file renamed over it), merged with
-    /// pins another process wrote there meanwhile (its pins of tools this one has not seen).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PinError> {
-        let path = path.as_ref();
-        let io = |source| PinError::Io { path: path.display().to_string(), source };
-        let mut merged = read_pins(path)?;
-        let mut state = self.lock();
-        for server in &state.retired {
-            merged.servers.remove(server);
-        }
-        for (server, tools) in &state.servers {
-            let entry = merged.servers.entry(server.clone()).or_default();
-            for (tool, hash) in tools {
-                entry.entry(tool.clone()).or_insert_with(|| hash.clone());
-            }
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let mut text = serde_json::to_string_pretty(&merged).expect("pins serialise");
-        text.push('\n');
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        merged.dirty = false;
-        *state = merged;
-        Ok(())
-    }
-
-    /// True when pins were added since the last load or save.
-    pub fn is_dirty(&self) -> bool {
-        self.lock().dirty
-    }
-
-    /// Checks a tool definition of `server` against the pins, and pins it if it is new.
-    pub fn check(&self, server: &str, tool: &str, definition: &Value) -> PinCheck {
-        let check = self.inspect(server, tool, definition);
-        if check.new {
-            self.pin(server, tool, check.hash.clone());
-        }
-        check
-    }
-
-    /// [`ToolPins::check`] without pinning a new tool (`new` then says it is not pinned).
-    pub(crate) fn inspect(&self, server: &str, tool: &str, definition: &Value) -> PinCheck {
-        let hash = definition_hash(definition);
-        let state = self.lock();
-        let shadows = state
-            .servers
-            .iter()
-            .filter(|(s, tools)| s.as_str() != server && tools.contains_key(tool))
-            .map(|(s, _)| s.clone())
-            .collect();
-        let mut check = PinCheck { hash, changed_from: None, shadows, new: false };
-        match state.servers.get(server).and_then(|tools| tools.get(tool)) {
-            Some(pinned) if *pinned != check.hash => check.changed_from = Some(pinned.clone()),
-            Some(_) => {}
-            None => check.new = true,
-        }
-        check
-    }
-
-    /// Pins a tool's definition hash, unless the tool is pinned already.
-    pub(crate) fn pin(&self, server: &str, tool: &str, hash: String) {
-        let mut state = self.lock();
-        let tools = state.servers.entry(server.to_string()).or_default();
-        if !tools.contains_key(tool) {
-            tools.insert(tool.to_string(), hash);
-            state.dirty = true;
-        }
-    }
-
-    /// Removes the pin of one tool (to accept its new definition), or of every tool of the
-    /// server when `tool` is `None`. Returns whether anything was removed.
-    pub fn forget(&self, server: &str, tool: Option<&str>) -> bool {
-        let mut state = self.lock();
-        let removed = match tool {
-            Some(t) => state.servers.get_mut(server).is_some_and(|tools| tools.remove(t).is_some()),
-            None => state.servers.remove(server).is_some(),
-        };
-        state.dirty |= removed;
-        removed
-    }
-
-    /// Moves the pins of server `from` to server `to` (tools `to` has pinned already keep
-    /// their pin), and removes `from` from the pins file at the next [`ToolPins::save`].
-    /// Returns whether `from` had pins. For a caller that changes how it names a server: the
-    /// proxy moves the pins an earlier version kept under a server's command line to the name
-    /// the server reports, so they do not all read as tools of another server (`MCP-002`).
-    pub fn rekey(&self, from: &str, to: &str) -> bool {
-        if from == to {
-            return false;
-        }
-        let mut state = self.lock();
-        let Some(old) = state.servers.remove(from) else { return false };
-        let tools = state.servers.entry(to.to_string()).or_default();
-        for (tool, hash) in old {
-            tools.entry(tool).or_insert(hash);
-        }
-        state.retired.insert(from.to_string());
-        state.dirty = true;
-        true
-    }
-
-    /// The pinned hash of a tool.
-    pub fn pinned(&self, server: &str, tool: &str) -> Option<String> {
-        self.lock().servers.get(server)?.get(tool).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, PinState> {
-        // A panic while holding the lock cannot leave the map half-written (each operation is
-        // one insert or remove), so a poisoned lock is still good to use.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn read_pins(path: &Path) -> Result<PinState, PinError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PinState::default()),
-        Err(source) => return Err(PinError::Io { path: path.display().to_string(), source }),
-    };
-    serde_json::from_str(&text).map_err(|e| PinError::Parse {
-        path: path.display().to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })
-}
-
-/// SHA-256 of a JSON value in canonical form (object keys sorted, no whitespace), hex.
-pub fn definition_hash(value: &Value) -> String {
-    let mut hasher = Sha256::new();
-    canonical(value, &mut hasher);
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
-}
-
-fn canonical(value: &Value, h: &mut Sha256) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            h.update(b"{");
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    h.update(b",");
-                }
-                h.update(serde_json::to_string(key).expect("a string serialises").as_bytes());
-                h.update(b":");
-                canonical(&map[key], h);
-            }
-            h.update(b"}");
-        }
-        Value::Array(items) => {
-            h.update(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    h.update(b",");
-                }
-                canonical(item, h);
-            }
-            h.update(b"]");
-        }
-        other => h.update(other.to_string().as_bytes()),
     }
 }

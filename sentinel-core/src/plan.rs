@@ -9,7 +9,7 @@ use crate::deferred::Deferred;
 use crate::detector;
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::Field;
-use crate::keywords::Keywords;
+use crate::keywords::{word_bounded, Keywords};
 use crate::matchers::{
     build_single, build_union, counts_far, forward_tail, reverse_head, single_regex, size_error, union_regex, Anchor,
     Derived, InnerBranch, Matchers, SINGLE_NFA_LIMIT, UNION_NFA_LIMIT,
@@ -19,7 +19,6 @@ use crate::packs::Merged;
 use crate::pattern;
 use crate::required::{self, implies, Literals, Set};
 use crate::rule::{ScopeMask, SourcedRule};
-use crate::scan::word_bounded;
 use regex_automata::hybrid;
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;

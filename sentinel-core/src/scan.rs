@@ -10,23 +10,16 @@ use crate::detector::{Hit, Judgement};
 use crate::event::{self, Field};
 use crate::findings::{EventEmitter, Findings};
 use crate::json::{self, push_index, push_key, DuplicateKey};
+use crate::keywords::word_bounded;
 use crate::matchers::Anchor;
 use crate::normalize::{OffsetMap, View};
 use crate::rule::floor_char_boundary;
-use crate::scratch::{MatchState, Origin, MAX_DECODE_DEPTH};
+use crate::scratch::{Gate, MatchState, Origin, RuleHits, MAX_DECODE_DEPTH};
 use crate::verdict::Span;
 use crate::verify::{ceil_char_boundary, tail_matches, ANCHOR_BUDGET, ANCHOR_SPACING};
 use regex_automata::Input;
 use serde_json::Value;
 
-pub(crate) const NO_HIT: (u32, u32) = (u32::MAX, u32::MAX);
-/// States of a keyword-gated rule's `kw_first.0` while its windows are verified: windows
-/// pending, to verify, left out (required literals missing).
-pub(crate) const PENDING: u32 = 0;
-pub(crate) const LIVE: u32 = 1;
-pub(crate) const EXCLUDED: u32 = 2;
-/// A keyword-gated rule that already matched in the current string.
-pub(crate) const MATCHED: (u32, u32) = (u32::MAX, 0);
 /// How far around a keyword hit a gated rule's regex is verified, each way (bytes). A match
 /// that contains the keyword and is at most this long is always found.
 pub const GATE_WINDOW: usize = 2048;
@@ -42,13 +35,13 @@ pub(crate) const GATE_LOOKAHEAD: usize = 16 * GATE_WINDOW;
 pub(crate) fn live_in<'a, T: Copy + Ord>(
     list: &'a mut Vec<T>,
     sorted: &mut bool,
-    kw_first: &[(u32, u32)],
+    rule_hits: &[RuleHits],
     key: impl Fn(&T) -> (u32, u32),
     r: u32,
     within: std::ops::Range<u32>,
 ) -> &'a [T] {
     if !*sorted {
-        list.retain(|e| kw_first[key(e).0 as usize].0 == LIVE);
+        list.retain(|e| rule_hits[key(e).0 as usize].is_live());
         list.sort_unstable();
         *sorted = true;
     }
@@ -325,7 +318,7 @@ impl Inner {
             single_caps,
             tail_caches,
             head_caches,
-            kw_first,
+            rule_hits,
             touched,
             required_seen,
             required_touched,
@@ -392,27 +385,31 @@ impl Inner {
                 // Most hits repeat a keyword of a rule already seen in this string: settle those
                 // first. A keyword-only rule keeps its first hit; a gated rule's windows already
                 // cover the hit once the search reached it (see below).
-                let seen = kw_first[r];
-                if seen != NO_HIT {
-                    let searched = seen.1 as usize;
-                    if rule.regex.is_none() || searched >= hay.len() || hit.end as usize + GATE_WINDOW <= searched {
-                        continue;
+                let seen = match rule_hits[r] {
+                    RuleHits::None => None,
+                    RuleHits::Gated { searched, .. } => {
+                        let searched = searched as usize;
+                        if searched >= hay.len() || hit.end as usize + GATE_WINDOW <= searched {
+                            continue;
+                        }
+                        Some(searched)
                     }
-                }
+                    RuleHits::First { .. } | RuleHits::Matched => continue,
+                };
                 if !rule.scope.contains(field)
                     || (mx.ac_bounded[pid] && !word_bounded(hay, hit.start as usize, hit.end as usize))
                 {
                     continue;
                 }
                 if rule.regex.is_none() {
-                    kw_first[r] = (hit.start, hit.end);
+                    rule_hits[r] = RuleHits::First { start: hit.start, end: hit.end };
                     touched.push(r as u32);
                     continue;
                 }
-                if seen == NO_HIT {
-                    kw_first[r] = (0, 0); // searched up to 0
+                let searched = seen.unwrap_or_else(|| {
                     touched.push(r as u32);
-                }
+                    0
+                });
                 // Windows of one rule: a match of at most GATE_WINDOW bytes that contains this
                 // hit lies in [hit.start - W, hit.end + W]. What was searched before, up to
                 // `searched`, holds no such match wholly, so the new window starts at most W
@@ -420,11 +417,10 @@ impl Inner {
                 // within reach are covered and each rule searches each byte about once.
                 // Once the search reached the end of the text, every later hit is covered: the
                 // windows so far form one searched range from the first hit's window on.
-                let searched = kw_first[r].1 as usize;
                 let from = (hit.start as usize).saturating_sub(GATE_WINDOW).max(searched.saturating_sub(GATE_WINDOW));
                 let start = floor_char_boundary(hay, from);
                 let end = ceil_char_boundary(hay, (hit.end as usize + GATE_LOOKAHEAD).min(hay.len()));
-                kw_first[r].1 = end as u32;
+                rule_hits[r] = RuleHits::Gated { gate: Gate::Pending, searched: end as u32 };
                 pending.push((r as u32, start as u32, end as u32));
             }
 
@@ -432,9 +428,9 @@ impl Inner {
             // known. A rule whose required literals were not all seen is left out.
             for &(r, _, _) in pending.iter() {
                 let r = r as usize;
-                if kw_first[r].0 == PENDING {
+                if let RuleHits::Gated { gate: gate @ Gate::Pending, .. } = &mut rule_hits[r] {
                     let complete = self.rules[r].required.met(required_seen[r]);
-                    kw_first[r].0 = if complete { LIVE } else { EXCLUDED };
+                    *gate = if complete { Gate::Live } else { Gate::Excluded };
                 }
             }
             let mut starts_sorted = false;
@@ -442,7 +438,7 @@ impl Inner {
             for &(r, start, end) in pending.iter() {
                 let r = r as usize;
                 let rule = &self.rules[r];
-                if kw_first[r].0 != LIVE {
+                if !rule_hits[r].is_live() {
                     continue;
                 }
                 let Some((ri, single)) = rule.regex.and_then(|ri| Some((ri, mx.single[ri].get()?))) else { continue };
@@ -454,7 +450,7 @@ impl Inner {
                 let found = match rule.anchor {
                     None => rule.first_valid_match(single, cache, caps, hay, window, None),
                     Some(Anchor::Start { tail: t }) => {
-                        let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
+                        let at = live_in(starts, &mut starts_sorted, rule_hits, |&(r, p)| (r, p), r32, start..end);
                         match mx.tails[t].get().filter(|_| at.len() * ANCHOR_SPACING <= window.len()) {
                             None => rule.first_valid_match(single, cache, caps, hay, window, None),
                             Some(tail) => {
@@ -464,7 +460,7 @@ impl Inner {
                         }
                     }
                     Some(Anchor::Tail { tail: t, reach }) => {
-                        let at = live_in(starts, &mut starts_sorted, kw_first, |&(r, p)| (r, p), r32, start..end);
+                        let at = live_in(starts, &mut starts_sorted, rule_hits, |&(r, p)| (r, p), r32, start..end);
                         let tail = mx.tails[t].get().filter(|_| at.len() * ANCHOR_SPACING <= window.len());
                         if let Some(tail) = tail {
                             let tail_cache = tail_caches[t].get_or_insert_with(|| tail.create_cache());
@@ -488,7 +484,8 @@ impl Inner {
                         }
                     }
                     Some(Anchor::Inner) => {
-                        let at = live_in(inner_hits, &mut inner_sorted, kw_first, |&(r, p, _)| (r, p), r32, start..end);
+                        let at =
+                            live_in(inner_hits, &mut inner_sorted, rule_hits, |&(r, p, _)| (r, p), r32, start..end);
                         if at.len() * ANCHOR_SPACING > window.len() {
                             rule.first_valid_match(single, cache, caps, hay, window, None)
                         } else {
@@ -497,7 +494,7 @@ impl Inner {
                     }
                 };
                 if let Some(span) = found {
-                    kw_first[r] = MATCHED;
+                    rule_hits[r] = RuleHits::Matched;
                     self.fire(view, map, out, tool, field, path, text, r, span, origin);
                 }
             }
@@ -535,11 +532,10 @@ impl Inner {
         // Keyword-only rules, and reset the keyword table.
         for &r in touched.iter() {
             let r = r as usize;
-            if self.rules[r].regex.is_none() && kw_first[r] != NO_HIT {
-                let (s, e) = kw_first[r];
-                self.fire(view, map, out, tool, field, path, text, r, (s as usize, e as usize), origin);
+            if let RuleHits::First { start, end } = rule_hits[r] {
+                self.fire(view, map, out, tool, field, path, text, r, (start as usize, end as usize), origin);
             }
-            kw_first[r] = NO_HIT;
+            rule_hits[r] = RuleHits::None;
         }
         touched.clear();
     }
@@ -592,22 +588,4 @@ impl Inner {
             ),
         }
     }
-}
-
-pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// True when `hay[start..end]` does not continue a word on either side.
-pub(crate) fn word_bounded(hay: &str, start: usize, end: usize) -> bool {
-    let m = &hay[start..end];
-    let starts_word = m.chars().next().is_some_and(is_word_char);
-    let ends_word = m.chars().next_back().is_some_and(is_word_char);
-    if starts_word && hay[..start].chars().next_back().is_some_and(is_word_char) {
-        return false;
-    }
-    if ends_word && hay[end..].chars().next().is_some_and(is_word_char) {
-        return false;
-    }
-    true
 }

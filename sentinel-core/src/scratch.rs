@@ -1,14 +1,13 @@
 //! The per-thread scratch: every piece of mutable search state, sized for one engine, so that
 //! a warm scratch scans without touching the heap.
 
+use crate::compiled::Inner;
 use crate::decode;
-use crate::engine::Engine;
 use crate::event::Field;
 use crate::findings::Findings;
 use crate::keywords::{Hit as KeywordHit, Walks};
 use crate::matchers::Matchers;
 use crate::normalize::{OffsetMap, View};
-use crate::scan::NO_HIT;
 use crate::verdict::Span;
 use regex_automata::util::captures::Captures;
 use regex_automata::{hybrid, meta, PatternSet};
@@ -29,8 +28,8 @@ pub struct Scratch {
 
 impl Scratch {
     /// True when this scratch was made by `engine` (or a clone of it).
-    pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
-        self.engine_id == engine.inner.id
+    pub(crate) fn belongs_to(&self, inner: &Inner) -> bool {
+        self.engine_id == inner.id
     }
 }
 
@@ -51,8 +50,8 @@ pub(crate) struct MatchState {
     pub(crate) tail_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per reversed head (`Anchor::Inner`): its cache, once used.
     pub(crate) head_caches: Vec<Option<hybrid::dfa::Cache>>,
-    /// Per rule: the first keyword hit in the current string (view offsets), or `NO_HIT`.
-    pub(crate) kw_first: Vec<(u32, u32)>,
+    /// Per rule: what the keyword pass saw of it in the current string.
+    pub(crate) rule_hits: Vec<RuleHits>,
     /// Rules with a keyword hit in the current string.
     pub(crate) touched: Vec<u32>,
     /// Per rule: the clauses of required literals seen in the current string (a bit each).
@@ -145,7 +144,7 @@ pub(crate) fn new_scratch(id: u64, sizes: Sizes) -> Scratch {
             single_caps: (0..nsingle).map(|_| None).collect(),
             tail_caches: (0..ntails).map(|_| None).collect(),
             head_caches: (0..nheads).map(|_| None).collect(),
-            kw_first: vec![NO_HIT; nrules],
+            rule_hits: vec![RuleHits::None; nrules],
             touched: Vec::new(),
             required_seen: vec![0; nrules],
             required_touched: Vec::new(),
@@ -168,4 +167,36 @@ pub(crate) fn new_scratch(id: u64, sizes: Sizes) -> Scratch {
 pub(crate) fn make_factory(id: u64, m: &Matchers, nrules: usize) -> ScratchFactory {
     let sizes = Sizes::of(m, nrules);
     Box::new(move || new_scratch(id, sizes))
+}
+
+/// What the keyword pass saw of one rule in the current string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuleHits {
+    /// No keyword hit (yet).
+    None,
+    /// A keyword-only rule: its first hit (view offsets), the finding.
+    First { start: u32, end: u32 },
+    /// A keyword-gated rule: its gate, and how far its windows reach so far (a hit before
+    /// that, by more than `GATE_WINDOW`, is already covered).
+    Gated { gate: Gate, searched: u32 },
+    /// A keyword-gated rule that matched in the current string: its other windows are skipped.
+    Matched,
+}
+
+impl RuleHits {
+    /// A gated rule whose windows are to be verified.
+    #[inline]
+    pub(crate) fn is_live(self) -> bool {
+        matches!(self, RuleHits::Gated { gate: Gate::Live, .. })
+    }
+}
+
+/// The gate of a keyword-gated rule in the current string: its windows are collected during
+/// the keyword pass (`Pending`), then verified (`Live`) or left out because a clause of its
+/// required literals was not seen (`Excluded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Pending,
+    Live,
+    Excluded,
 }

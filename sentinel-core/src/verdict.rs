@@ -11,7 +11,7 @@
 //! ```
 
 use crate::event::{EventContext, Field};
-use crate::mcp::MessageInfo;
+use crate::message::MessageInfo;
 use crate::severity::{Action, Confidence, Severity};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

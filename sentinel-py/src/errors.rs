@@ -15,7 +15,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::PyDict;
 use sentinel_core::{BuildError, ErrorKind, PinError, Verdict};
 use std::any::Any;
 
@@ -150,9 +150,4 @@ pub fn panic_error(py: Python<'_>, payload: Box<dyn Any + Send>) -> PyErr {
 pub fn type_error(what: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     let name = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_string());
     PyTypeError::new_err(format!("{what} must be {expected}, not {name}"))
-}
-
-/// The `repr` of a string, for messages.
-pub fn quoted(py: Python<'_>, s: &str) -> String {
-    PyString::new(py, s).repr().map(|r| r.to_string()).unwrap_or_else(|_| format!("{s:?}"))
 }

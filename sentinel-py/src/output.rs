@@ -49,3 +49,8 @@ pub fn serde_to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bo
 pub fn serde_to_json<T: Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
+
+/// The `repr` of a string, for messages.
+pub fn quoted(py: Python<'_>, s: &str) -> String {
+    PyString::new(py, s).repr().map(|r| r.to_string()).unwrap_or_else(|_| format!("{s:?}"))
+}

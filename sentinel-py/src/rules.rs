@@ -174,11 +174,11 @@ impl PyRule {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "Rule(id={}, detector='{}', severity='{}', enabled={}, name={})",
-            crate::errors::quoted(py, &self.spec.id),
+            crate::output::quoted(py, &self.spec.id),
             self.spec.detector,
             self.severity,
             if self.enabled { "True" } else { "False" },
-            crate::errors::quoted(py, &self.spec.name)
+            crate::output::quoted(py, &self.spec.name)
         )
     }
 }

@@ -245,10 +245,10 @@ impl PyFinding {
             f.detector,
             f.category,
             f.severity.as_str(),
-            crate::errors::quoted(py, &f.path),
+            crate::output::quoted(py, &f.path),
             f.span.start,
             f.span.end,
-            crate::errors::quoted(py, &f.reason),
+            crate::output::quoted(py, &f.reason),
         )
     }
 }
@@ -293,7 +293,7 @@ impl PyMessageInfo {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let m = &self.inner;
-        let opt = |s: &Option<String>| s.as_deref().map_or("None".to_string(), |s| crate::errors::quoted(py, s));
+        let opt = |s: &Option<String>| s.as_deref().map_or("None".to_string(), |s| crate::output::quoted(py, s));
         let id = m.id.as_ref().map_or("None".to_string(), |v| v.to_string());
         format!(
             "MessageInfo(direction='{}', method={}, id={}, tool={})",
