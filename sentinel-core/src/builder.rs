@@ -3,7 +3,7 @@
 
 use crate::compiled::{DetectorEntry, Inner};
 use crate::config::Config;
-use crate::detector::{self, DetectorImpl};
+use crate::detector;
 use crate::error::{BuildError, Kind};
 use crate::packs::{self, BUILTIN_PACKS, POLICY_PACK};
 use crate::plan;
@@ -79,6 +79,11 @@ impl EngineBuilder {
         let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted)?;
         let rule_index: HashMap<Arc<str>, u32> =
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        let checkers = |hook: fn(&DetectorEntry) -> bool| {
+            detectors.iter().enumerate().filter(|(_, d)| d.enabled && hook(d)).map(|(i, _)| i).collect()
+        };
+        let text_checkers = checkers(|d| d.hooks.check_text);
+        let tool_checkers = checkers(|d| d.hooks.check_tool);
         let documents = config.tools.documents.iter().map(|g| WildMatch::new_case_insensitive(g)).collect();
         Ok(Inner {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
@@ -93,6 +98,8 @@ impl EngineBuilder {
             detectors,
             matchers,
             documents,
+            text_checkers,
+            tool_checkers,
         })
     }
 }
@@ -105,7 +112,7 @@ fn detectors(
     custom: Vec<Box<dyn crate::Detector>>,
 ) -> Result<(Vec<DetectorEntry>, HashMap<String, usize>), BuildError> {
     let mut imps = detector::builtins(config);
-    imps.extend(custom.into_iter().map(DetectorImpl::Custom));
+    imps.extend(custom);
     let mut detectors = Vec::with_capacity(imps.len());
     let mut detector_index: HashMap<String, usize> = HashMap::new();
     for imp in imps {
@@ -124,6 +131,7 @@ fn detectors(
             code: Arc::from(info.code.as_str()),
             name: Arc::from(info.name.as_str()),
             info,
+            hooks: imp.hooks(),
             imp,
             enabled,
             floor: settings.severity_floor,

@@ -2,7 +2,7 @@
 //! tables the scan reads them through.
 
 use crate::config::Config;
-use crate::detector::{DetectorImpl, DetectorInfo};
+use crate::detector::{Detector, DetectorInfo, Hooks};
 use crate::matchers::{Anchor, Matchers};
 use crate::rule::{RuleSpec, ScopeMask, Validator};
 use crate::severity::{Confidence, Severity};
@@ -95,7 +95,9 @@ pub(crate) struct DetectorEntry {
     pub(crate) info: DetectorInfo,
     pub(crate) code: Arc<str>,
     pub(crate) name: Arc<str>,
-    pub(crate) imp: DetectorImpl,
+    pub(crate) imp: Box<dyn Detector>,
+    /// The hooks the engine calls (`Detector::hooks`, asked once).
+    pub(crate) hooks: Hooks,
     pub(crate) enabled: bool,
     pub(crate) floor: Option<Severity>,
     pub(crate) cap: Option<Severity>,
@@ -117,4 +119,7 @@ pub(crate) struct Inner {
     pub(crate) documents: Vec<WildMatch>,
     /// The adversarial-Unicode rules, by evasion kind.
     pub(crate) evasion_rules: [u32; 5],
+    /// Enabled detectors that check each string, and each tool name called.
+    pub(crate) text_checkers: Vec<usize>,
+    pub(crate) tool_checkers: Vec<usize>,
 }

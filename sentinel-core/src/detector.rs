@@ -6,16 +6,21 @@
 //! itself. It may
 //! - judge each hit of its rules ([`Detector::judge`]): drop it, or change its severity from
 //!   context (the tool, the field);
-//! - check the event as a whole ([`Detector::check_event`]) for what patterns cannot express
-//!   (size limits, tool policy), emitting findings under rule ids it declares in
-//!   [`Detector::emits`].
+//! - check each string the engine scans ([`Detector::check_text`]) and each tool name that is
+//!   called ([`Detector::check_tool`]) for what patterns cannot express (size limits, tool
+//!   policy), emitting findings under rule ids it declares in [`Detector::emits`].
+//!
+//! The hooks see the same thing whatever the input was: the fields of an [`Event`](crate::Event)
+//! and the parts of an MCP message routed to the same fields (see [`crate::Engine::scan_message`])
+//! are the same strings, with their JSON paths, so a detector fires on a message as on an
+//! event. Every built-in detector implements the trait too.
 //!
 //! Embedders register their own detectors with
 //! [`EngineBuilder::detector`](crate::EngineBuilder::detector) and reference them from rule
 //! packs by code.
 
 use crate::config::{Config, Profile};
-use crate::event::{Event, Field};
+use crate::event::Field;
 use crate::rule::RuleSpec;
 use crate::severity::Severity;
 use crate::verdict::Span;
@@ -72,7 +77,40 @@ pub enum Judgement {
     Reject,
 }
 
-/// Receives event-level findings from [`Detector::check_event`].
+/// A string the engine scans, handed to [`Detector::check_text`]: every string leaf of an
+/// event or MCP message (the whole string, before the scan cap), with where it is.
+#[derive(Clone, Copy, Debug)]
+pub struct Text<'a> {
+    /// The field it is in.
+    pub field: Field,
+    /// Its JSON path (`prompt`, `metadata.arguments.q`, `result.content[0].text`).
+    pub path: &'a str,
+    /// The string.
+    pub text: &'a str,
+    /// The event's tool name, or the MCP tool called (empty when none).
+    pub tool: &'a str,
+}
+
+/// Which of a detector's hooks the engine calls: a hook left out costs nothing on the scan
+/// path. [`Detector::hooks`] says; the default is every hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hooks {
+    /// [`Detector::judge`], on each hit of the detector's rules.
+    pub judge: bool,
+    /// [`Detector::check_tool`], on each tool name called.
+    pub check_tool: bool,
+    /// [`Detector::check_text`], on each string scanned.
+    pub check_text: bool,
+}
+
+impl Hooks {
+    /// Every hook.
+    pub const ALL: Hooks = Hooks { judge: true, check_tool: true, check_text: true };
+    /// None: a detector whose work is all in its rules.
+    pub const NONE: Hooks = Hooks { judge: false, check_tool: false, check_text: false };
+}
+
+/// Receives the findings of [`Detector::check_text`] and [`Detector::check_tool`].
 pub trait Emit {
     /// Reports a finding of `rule` (one of the detector's [`Detector::emits`] ids) in `field`
     /// at `path`, at `span` of that field's text, with a one-line reason. A rule that is
@@ -81,7 +119,8 @@ pub trait Emit {
 }
 
 /// A detector: a named family of rules, and optionally code that judges their hits
-/// ([`Detector::judge`]) or checks the event as a whole ([`Detector::check_event`]).
+/// ([`Detector::judge`]) or checks each string and tool name ([`Detector::check_text`],
+/// [`Detector::check_tool`]).
 ///
 /// Its keywords and regexes are compiled into the engine's shared matchers with every other
 /// detector's; a detector never walks the text itself. Register one with
@@ -96,8 +135,8 @@ pub trait Detector: Send + Sync {
         Vec::new()
     }
 
-    /// Ids of the rules the detector emits from [`Detector::check_event`]; each must exist in a
-    /// pack or in [`Detector::rules`]. Default: none.
+    /// Ids of the rules the detector emits from its checks; each must exist in a pack or in
+    /// [`Detector::rules`]. Default: none.
     fn emits(&self) -> Vec<String> {
         Vec::new()
     }
@@ -109,85 +148,43 @@ pub trait Detector: Send + Sync {
         Judgement::Accept
     }
 
-    /// Checks the event as a whole. Default: nothing. Must not allocate.
-    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        let _ = (event, out);
+    /// Checks one string the engine scans, in an event or an MCP message alike. Default:
+    /// nothing. Must not allocate: it runs on the scan path.
+    fn check_text(&self, text: &Text<'_>, out: &mut dyn Emit) {
+        let _ = (text, out);
+    }
+
+    /// Checks a tool name that is called, at `path`: an event's `tool`, a `tools/call`
+    /// request's `params.name` (and a value a duplicated key shadowed there). Default: nothing.
+    /// Must not allocate.
+    fn check_tool(&self, tool: &str, path: &str, out: &mut dyn Emit) {
+        let _ = (tool, path, out);
+    }
+
+    /// Which hooks the engine calls. Default: all of them.
+    fn hooks(&self) -> Hooks {
+        Hooks::ALL
     }
 }
 
-/// The built-in detectors, in one enum for static dispatch, plus registered ones.
-pub(crate) enum DetectorImpl {
-    /// A detector whose work is all in its rules.
-    Pattern(DetectorInfo),
-    /// Tool-name policy: dangerous, denied and not-allowed tools.
-    ToolPolicy(ToolPolicyDetector),
-    /// Prompt and response size limits.
-    Oversize(OversizeDetector),
-    /// Adversarial Unicode: its rules are emitted by the engine while building the view.
-    Unicode(DetectorInfo),
-    /// MCP tool integrity: its rules are emitted by message scanning with [`crate::ToolPins`].
-    ToolIntegrity(DetectorInfo),
-    /// A detector registered by the embedder.
-    Custom(Box<dyn Detector>),
+/// A built-in detector whose work is all in its rules (or whose rules the engine emits itself:
+/// scan integrity, adversarial Unicode, tool integrity).
+struct PatternDetector {
+    info: DetectorInfo,
+    emits: &'static [&'static str],
 }
 
-impl DetectorImpl {
-    pub(crate) fn info(&self) -> DetectorInfo {
-        match self {
-            DetectorImpl::Pattern(info) => info.clone(),
-            DetectorImpl::ToolPolicy(d) => d.info(),
-            DetectorImpl::Oversize(d) => d.info(),
-            DetectorImpl::Unicode(info) | DetectorImpl::ToolIntegrity(info) => info.clone(),
-            DetectorImpl::Custom(d) => d.info(),
-        }
+impl Detector for PatternDetector {
+    fn info(&self) -> DetectorInfo {
+        self.info.clone()
     }
 
-    pub(crate) fn rules(&self) -> Vec<RuleSpec> {
-        match self {
-            DetectorImpl::Custom(d) => d.rules(),
-            _ => Vec::new(),
-        }
+    fn emits(&self) -> Vec<String> {
+        self.emits.iter().map(|r| r.to_string()).collect()
     }
 
-    pub(crate) fn emits(&self) -> Vec<String> {
-        match self {
-            DetectorImpl::Pattern(_) => Vec::new(),
-            DetectorImpl::ToolPolicy(d) => d.emits(),
-            DetectorImpl::Oversize(d) => d.emits(),
-            DetectorImpl::Unicode(_) => UNICODE_RULES.iter().map(|r| r.to_string()).collect(),
-            DetectorImpl::ToolIntegrity(_) => vec![RULE_TOOL_CHANGED.into(), RULE_TOOL_SHADOWED.into()],
-            DetectorImpl::Custom(d) => d.emits(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn judge(&self, hit: &Hit<'_>) -> Judgement {
-        match self {
-            DetectorImpl::Custom(d) => d.judge(hit),
-            _ => Judgement::Accept,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn has_event_check(&self) -> bool {
-        !matches!(self, DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) | DetectorImpl::ToolIntegrity(_))
-    }
-
-    /// Tool-name policy on a tool name found at `path` (an MCP `tools/call`).
-    pub(crate) fn check_tool(&self, tool: &str, path: &str, out: &mut dyn Emit) {
-        if let DetectorImpl::ToolPolicy(d) = self {
-            d.check_tool(tool, path, out);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        match self {
-            DetectorImpl::Pattern(_) | DetectorImpl::Unicode(_) | DetectorImpl::ToolIntegrity(_) => {}
-            DetectorImpl::ToolPolicy(d) => d.check_event(event, out),
-            DetectorImpl::Oversize(d) => d.check_event(event, out),
-            DetectorImpl::Custom(d) => d.check_event(event, out),
-        }
+    fn hooks(&self) -> Hooks {
+        Hooks::NONE
     }
 }
 
@@ -225,38 +222,40 @@ pub const RULE_TOOL_CHANGED: &str = "MCP-001";
 pub const RULE_TOOL_SHADOWED: &str = "MCP-002";
 
 /// The built-in detectors for a configuration, in catalogue order.
-pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
+pub(crate) fn builtins(config: &Config) -> Vec<Box<dyn Detector>> {
     use Profile::Security;
-    let p =
-        |code, name, category, description| DetectorImpl::Pattern(info(code, name, category, description, Security));
+    let emitting = |code, name, category, description, emits| -> Box<dyn Detector> {
+        Box::new(PatternDetector { info: info(code, name, category, description, Security), emits })
+    };
+    let p = |code, name, category, description| emitting(code, name, category, description, &[]);
     vec![
-        DetectorImpl::Pattern(info(
+        emitting(
             SCAN_INTEGRITY,
             "ScanIntegrity",
             "scan_integrity",
             "Input that could not be parsed or fully scanned (reported by the engine itself)",
-            Security,
-        )),
+            &[],
+        ),
         p("SEC-01", "PromptInjection", "prompt_injection", "Instruction override and goal hijacking"),
         p("SEC-02", "CredentialExposure", "credential_exposure", "Secrets in real provider formats"),
         p("SEC-04", "DataExfiltration", "data_exfiltration", "Data sent, or to be sent, to outside endpoints"),
         p("SEC-05", "Jailbreak", "jailbreak", "Persona and mode prompts that lift the safety policy"),
         p("SEC-23", "PiiLeakage", "pii_leakage", "Personal identifiers"),
-        DetectorImpl::Unicode(info(
+        emitting(
             "SEC-24",
             "AdversarialUnicode",
             "adversarial_unicode",
             "Invisible, bidi, tag, homoglyph and styled characters used to hide text from filters",
-            Security,
-        )),
+            &UNICODE_RULES,
+        ),
         p("SEC-25", "CodeInjection", "code_injection", "Script and HTML injection, template injection, eval payloads"),
         p("SEC-26", "PromptTemplateLeakage", "prompt_template_leakage", "System-prompt extraction and disclosure"),
         p("SEC-31", "VectorRetrievalPoisoning", "retrieval_poisoning", "Instructions hidden in retrieved content"),
         p("SEC-40", "SqlInjection", "sql_injection", "SQL injection payloads in arguments and queries"),
         p("SEC-41", "CommandInjection", "command_injection", "Shell metacharacter and command injection"),
-        DetectorImpl::ToolPolicy(ToolPolicyDetector::new(&config.tools)),
+        Box::new(ToolPolicyDetector::new(&config.tools)),
         p("SEC-43", "SuspiciousKeyword", "suspicious_keyword", "The keyword list of the detection specification"),
-        DetectorImpl::Oversize(OversizeDetector {
+        Box::new(OversizeDetector {
             max_prompt: config.limits.max_prompt_chars,
             max_response: config.limits.max_response_chars,
         }),
@@ -264,13 +263,13 @@ pub(crate) fn builtins(config: &Config) -> Vec<DetectorImpl> {
         p("SEC-46", "PrivilegeEscalation", "privilege_escalation", "sudo, su, setuid and requests for admin rights"),
         p("SEC-47", "PathTraversal", "path_traversal", "Directory traversal and sensitive file paths"),
         p("SEC-48", "Ssrf", "ssrf", "Cloud metadata, loopback and private addresses in URLs"),
-        DetectorImpl::ToolIntegrity(info(
+        emitting(
             TOOL_INTEGRITY,
             "ToolIntegrity",
             "tool_integrity",
             "MCP tool definitions that changed since they were pinned, and tool names shadowing another server's",
-            Security,
-        )),
+            &[RULE_TOOL_CHANGED, RULE_TOOL_SHADOWED],
+        ),
     ]
 }
 
@@ -297,7 +296,9 @@ impl ToolPolicyDetector {
             dangerous: compile(&policy.dangerous),
         }
     }
+}
 
+impl Detector for ToolPolicyDetector {
     fn info(&self) -> DetectorInfo {
         info(
             "SEC-42",
@@ -312,8 +313,8 @@ impl ToolPolicyDetector {
         vec![RULE_DANGEROUS_TOOL.into(), RULE_DENIED_TOOL.into(), RULE_TOOL_NOT_ALLOWED.into()]
     }
 
-    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        self.check_tool(&event.tool, "tool", out);
+    fn hooks(&self) -> Hooks {
+        Hooks { check_tool: true, ..Hooks::NONE }
     }
 
     /// Matches the name as written and, when it is not ASCII, as its normalised view too
@@ -373,7 +374,7 @@ pub const RULE_PROMPT_SIZE: &str = "SZ-001";
 /// Rule: the response is longer than the limit.
 pub const RULE_RESPONSE_SIZE: &str = "SZ-002";
 
-impl OversizeDetector {
+impl Detector for OversizeDetector {
     fn info(&self) -> DetectorInfo {
         info("SEC-44", "Oversize", "oversize", "Prompts and responses over the size limits", Profile::Security)
     }
@@ -382,24 +383,31 @@ impl OversizeDetector {
         vec![RULE_PROMPT_SIZE.into(), RULE_RESPONSE_SIZE.into()]
     }
 
-    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        // Cheap upper bound first: a string of n bytes has at most n characters.
-        for (field, rule, text, limit) in [
-            (Field::Prompt, RULE_PROMPT_SIZE, event.prompt.as_str(), self.max_prompt),
-            (Field::Response, RULE_RESPONSE_SIZE, event.response.as_str(), self.max_response),
-        ] {
-            if text.len() > limit {
-                let chars = text.chars().count();
-                if chars > limit {
-                    let start = text.char_indices().nth(limit).map_or(text.len(), |(i, _)| i);
-                    out.emit(
-                        rule,
-                        field,
-                        field.as_str(),
-                        Span { start, end: text.len() },
-                        format_args!("{field} is {chars} characters, over the {limit}-character limit"),
-                    );
-                }
+    fn hooks(&self) -> Hooks {
+        Hooks { check_text: true, ..Hooks::NONE }
+    }
+
+    /// A prompt or response string over its limit, in characters (a string of n bytes has at
+    /// most n characters: the count runs only past that cheap bound).
+    fn check_text(&self, text: &Text<'_>, out: &mut dyn Emit) {
+        let (rule, limit) = match text.field {
+            Field::Prompt => (RULE_PROMPT_SIZE, self.max_prompt),
+            Field::Response => (RULE_RESPONSE_SIZE, self.max_response),
+            _ => return,
+        };
+        let s = text.text;
+        if s.len() > limit {
+            let chars = s.chars().count();
+            if chars > limit {
+                let start = s.char_indices().nth(limit).map_or(s.len(), |(i, _)| i);
+                let field = text.field;
+                out.emit(
+                    rule,
+                    field,
+                    text.path,
+                    Span { start, end: s.len() },
+                    format_args!("{field} is {chars} characters, over the {limit}-character limit"),
+                );
             }
         }
     }

@@ -9,10 +9,10 @@
 use crate::builder::EngineBuilder;
 use crate::compiled::{CompiledRule, DetectorEntry, Inner};
 use crate::config::Config;
-use crate::detector::DetectorInfo;
+use crate::detector::{DetectorInfo, Text};
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::{Event, EventContext, EventError, Field};
-use crate::findings::{EventEmitter, Findings};
+use crate::findings::Findings;
 use crate::json::push_key;
 use crate::matchers::{SINGLE_NFA_LIMIT, UNION_NFA_LIMIT};
 use crate::rule::RuleSpec;
@@ -209,21 +209,19 @@ impl Engine {
         }
         scratch.out.reset(&event.context);
         scratch.m.start_budget(inner.config.limits.max_scan_bytes);
-        for (d, entry) in inner.detectors.iter().enumerate() {
-            if entry.enabled && entry.imp.has_event_check() {
-                let mut emitter = EventEmitter { inner, out: &mut scratch.out, detector: d };
-                entry.imp.check_event(event, &mut emitter);
-            }
-        }
         let tool = event.tool.as_str();
         let Scratch { m, path, out, .. } = scratch;
         // The response is a file's contents when the tool (or the MCP tool named in the
         // metadata) reads files.
         out.document =
             inner.is_document_tool(tool) || event.metadata_tool_name().is_some_and(|t| inner.is_document_tool(t));
-        for (field, text) in
-            [(Field::Tool, tool), (Field::Prompt, event.prompt.as_str()), (Field::Response, event.response.as_str())]
-        {
+        inner.tool_policy(out, tool, "tool");
+        let fields =
+            [(Field::Tool, tool), (Field::Prompt, event.prompt.as_str()), (Field::Response, event.response.as_str())];
+        for (field, text) in fields {
+            inner.check_text(out, &Text { field, path: field.as_str(), text, tool });
+        }
+        for (field, text) in fields {
             path.clear();
             path.push_str(field.as_str());
             inner.scan_text(m, out, tool, field, path, text);

@@ -6,7 +6,7 @@
 use crate::compiled::Inner;
 use crate::decode;
 use crate::deferred::Deferred;
-use crate::detector::{Hit, Judgement};
+use crate::detector::{Hit, Judgement, Text};
 use crate::event::{self, Field};
 use crate::findings::{EventEmitter, Findings};
 use crate::json::{self, push_index, push_key, DuplicateKey};
@@ -68,6 +68,7 @@ impl Inner {
     ) {
         match value {
             Value::String(s) => {
+                self.check_text(out, &Text { field, path, text: s, tool });
                 let whole = self.scan_text(m, out, tool, field, path, s);
                 if json_depth > 0 && whole {
                     self.scan_json_string(m, out, tool, field, path, s, json_depth);
@@ -134,13 +135,20 @@ impl Inner {
         !tool.is_empty() && self.documents.iter().any(|g| g.matches(tool))
     }
 
-    /// The tool policy (dangerous, denied, unlisted) on a tool name found at `path`.
+    /// The detectors' checks of a tool name called, found at `path` (the tool policy:
+    /// dangerous, denied, unlisted).
     pub(crate) fn tool_policy(&self, out: &mut Findings, name: &str, path: &str) {
-        for (d, entry) in self.detectors.iter().enumerate() {
-            if entry.enabled {
-                let mut emitter = EventEmitter { inner: self, out, detector: d };
-                entry.imp.check_tool(name, path, &mut emitter);
-            }
+        for &d in &self.tool_checkers {
+            let mut emitter = EventEmitter { inner: self, out, detector: d };
+            self.detectors[d].imp.check_tool(name, path, &mut emitter);
+        }
+    }
+
+    /// The detectors' checks of one string (size limits, and the embedder's).
+    pub(crate) fn check_text(&self, out: &mut Findings, text: &Text<'_>) {
+        for &d in &self.text_checkers {
+            let mut emitter = EventEmitter { inner: self, out, detector: d };
+            self.detectors[d].imp.check_text(text, &mut emitter);
         }
     }
 
@@ -570,7 +578,9 @@ impl Inner {
             Some(o) => o.span,
         };
         let hit = Hit { rule: &rule.id, field, path, text, span, tool };
-        let severity = match self.detectors[rule.detector].imp.judge(&hit) {
+        let detector = &self.detectors[rule.detector];
+        let judgement = if detector.hooks.judge { detector.imp.judge(&hit) } else { Judgement::Accept };
+        let severity = match judgement {
             Judgement::Accept => None,
             Judgement::Severity(s) => Some(s),
             Judgement::Reject => return,

@@ -2,8 +2,8 @@
 //! embedder detectors.
 
 use sentinel_core::{
-    Action, Config, Detector, DetectorConfig, DetectorInfo, Emit, Engine, Event, Field, Hit, Judgement, Profile,
-    RuleSpec, Severity, Span,
+    Action, Config, Detector, DetectorConfig, DetectorInfo, Direction, Emit, Engine, Event, Field, Hit, Judgement,
+    MessageContext, Profile, RuleSpec, Severity, Span, Text,
 };
 
 fn event(tool: &str, prompt: &str) -> Event {
@@ -172,9 +172,9 @@ pattern = 'TCK-\d{6}'
         let emitted = r#"
 id = "ACME-102"
 detector = "ACME-10"
-name = "foreign agent"
+name = "internal host name"
 severity = "medium"
-description = "an agent that is not ours"
+description = "an internal host name in a response"
 "#;
         vec![toml::from_str(toml).unwrap(), toml::from_str(emitted).unwrap()]
     }
@@ -190,15 +190,14 @@ description = "an agent that is not ours"
             Judgement::Accept
         }
     }
-    fn check_event(&self, event: &Event, out: &mut dyn Emit) {
-        if event.agent == "intruder" {
-            out.emit(
-                "ACME-102",
-                Field::Event,
-                "agent",
-                Span::default(),
-                format_args!("agent {} is not ours", event.agent),
-            );
+    fn check_text(&self, text: &Text<'_>, out: &mut dyn Emit) {
+        const HOST: &str = ".corp.acme.internal";
+        if text.field == Field::Response {
+            if let Some(at) = text.text.find(HOST) {
+                let start = text.text[..at].rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+                let span = Span { start, end: at + HOST.len() };
+                out.emit("ACME-102", text.field, text.path, span, format_args!("internal host name in {}", text.path));
+            }
         }
     }
 }
@@ -212,9 +211,59 @@ fn embedders_register_detectors_that_judge_their_hits() {
     let v = engine.scan(&event("notes", "see TCK-999999"));
     eqnice!(Some(Severity::Critical), v.severity, "judged severity");
     let mut e = event("notes", "");
-    e.agent = "intruder".into();
+    e.response = "served by db7.corp.acme.internal".into();
     let v = engine.scan(&e);
-    eqnice!("agent intruder is not ours", v.findings[0].reason.as_str(), "event-level emit");
+    let f = v.findings.iter().find(|f| &*f.rule == "ACME-102").expect("the text check fires on the response");
+    eqnice!("internal host name in response", f.reason.as_str());
+    eqnice!(Span { start: 10, end: 32 }, f.span);
+}
+
+#[test]
+fn an_embedders_detector_fires_on_an_mcp_message_as_on_an_event() {
+    // The same content as an event's response and as a tools/call result: the detector's
+    // pattern rule (ACME-101), its judgement and its text check (ACME-102) all see it.
+    let engine = Engine::builder().detector(TicketDetector).build().unwrap();
+    let text = "ticket TCK-999999 is on db7.corp.acme.internal";
+    let mut e = event("notes", "");
+    e.response = text.into();
+    let as_event = engine.scan(&e);
+    let result =
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "result": {"content": [{"type": "text", "text": text}]}});
+    let context = MessageContext { method: Some("tools/call"), tool: Some("notes"), ..Default::default() };
+    let as_message = engine.scan_message_in(&result, Direction::Response, &context);
+    for (what, v, path) in [("event", &as_event, "response"), ("message", &as_message, "result.content[0].text")] {
+        for rule in ["ACME-101", "ACME-102"] {
+            let f = v.findings.iter().find(|f| &*f.rule == rule);
+            let f = f.unwrap_or_else(|| panic!("{rule} missing on the {what}: {:?}", v.findings));
+            eqnice!(path, f.path.as_str(), "{rule} on the {what}");
+        }
+        eqnice!(Some(Severity::Critical), v.severity, "judged on the {what}");
+    }
+    // The judgement sees the tool of the call: the helpdesk may show tickets.
+    let context = MessageContext { tool: Some("helpdesk"), ..context };
+    let v = engine.scan_message_in(&result, Direction::Response, &context);
+    assert!(!v.has_rule("ACME-101") && v.has_rule("ACME-102"), "{:?}", v.findings);
+}
+
+#[test]
+fn size_limits_hold_for_message_strings_as_for_event_fields() {
+    let engine = Engine::new().unwrap();
+    let limit = engine.config().limits.max_response_chars;
+    let long = "word ".repeat(limit / 5 + 10);
+    let mut e = event("notes", "");
+    e.response = long.clone();
+    assert!(engine.scan(&e).has_rule("SZ-002"));
+    let result =
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": long}]}});
+    let context = MessageContext { method: Some("tools/call"), ..Default::default() };
+    let v = engine.scan_message_in(&result, Direction::Response, &context);
+    let f = v.findings.iter().find(|f| &*f.rule == "SZ-002").expect("SZ-002 on the message");
+    eqnice!("result.content[0].text", f.path.as_str());
+    eqnice!(Span { start: limit, end: long.len() }, f.span);
+    // A short string is not over any limit, however many there are.
+    let many: Vec<_> = (0..50).map(|i| serde_json::json!({"type": "text", "text": format!("part {i}")})).collect();
+    let result = serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"content": many}});
+    assert!(!engine.scan_message_in(&result, Direction::Response, &context).has_rule("SZ-002"));
 }
 
 #[test]
