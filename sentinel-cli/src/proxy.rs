@@ -117,7 +117,7 @@ use crate::args::{BlockStyle, ProxyArgs};
 use crate::settings::{self, SetupError};
 use sentinel_core::framing::{Line, LineReader};
 use sentinel_core::{
-    Action, Direction, DuplicateKey, Engine, Finding, MessageContext, ParsedJson, Scratch, Severity, ToolPins, Verdict,
+    Action, DuplicateKey, Engine, Finding, ParsedJson, Peer, Request, Scratch, Session, Severity, ToolPins, Verdict,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -127,7 +127,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 /// JSON-RPC error code of a message blocked by Sentinel.
@@ -160,26 +160,19 @@ struct Proxy {
     /// The server as configured: `--server-name`, else the command line (`server` in audit
     /// records).
     label: String,
-    /// The identity was given with `--server-name`: the server's own name does not replace it.
-    named: bool,
-    /// The server's identity (see the module documentation): the key of its tool pins, and the
-    /// server of verdicts, logs and audit records.
-    server: RwLock<Arc<str>>,
-    /// The server told its name already (the first answer to its handshake that names it wins).
-    identified: AtomicBool,
+    /// The exchange: requests awaiting their responses, the server's identity (see the module
+    /// documentation) and its tool pins.
+    session: Session,
     /// The list entries withheld from the host, by kind and key (a tool's or a prompt's name, a
     /// resource's URI, a template's URI template).
     quarantine: Mutex<HashMap<(ListKind, String), Quarantined>>,
     block_style: BlockStyle,
     log_json: bool,
     verbose: bool,
-    pins: Option<(ToolPins, PathBuf)>,
+    /// Where the pins are kept (`--pins`).
+    pins_path: Option<PathBuf>,
     host_out: Mutex<io::Stdout>,
     server_in: Mutex<Option<BufWriter<ChildStdin>>>,
-    /// Host requests the server has not answered yet: id (as JSON text) → method, tool.
-    pending_host: Mutex<HashMap<String, (String, Option<String>)>>,
-    /// Server requests the host has not answered yet: id (as JSON text) → method.
-    pending_server: Mutex<HashMap<String, String>>,
     audit: Option<Mutex<BufWriter<File>>>,
     shutting_down: AtomicBool,
     exited: AtomicBool,
@@ -201,6 +194,14 @@ enum Side {
 }
 
 impl Side {
+    /// The MCP peer this side is.
+    fn peer(self) -> Peer {
+        match self {
+            Side::Host => Peer::Client,
+            Side::Server => Peer::Server,
+        }
+    }
+
     fn other(self) -> Side {
         match self {
             Side::Host => Side::Server,
@@ -360,7 +361,7 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
     let server: Arc<str> = Arc::from(options.server.as_deref().unwrap_or(&command_line));
     let pins = match &options.pins {
         Some(path) => match ToolPins::load(path) {
-            Ok(pins) => Some((pins, path.clone())),
+            Ok(pins) => Some(Arc::new(pins)),
             Err(e) => {
                 crate::report(format_args!("{e}"));
                 return crate::EXIT_ERROR;
@@ -398,22 +399,25 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
         let _ = child.kill();
         return crate::EXIT_ERROR;
     };
+    let mut session = Session::new(engine.clone(), &*server);
+    if options.server.is_some() {
+        session = session.named();
+    }
+    if let Some(pins) = pins {
+        session = session.with_pins(pins);
+    }
     let proxy = Arc::new(Proxy {
         engine,
         label: server.to_string(),
         command_line,
-        named: options.server.is_some(),
-        server: RwLock::new(server),
-        identified: AtomicBool::new(false),
+        session,
         quarantine: Mutex::new(HashMap::new()),
         block_style: options.block_style,
         log_json: options.log_json,
         verbose: options.verbose,
-        pins,
+        pins_path: options.pins.clone(),
         host_out: Mutex::new(io::stdout()),
         server_in: Mutex::new(Some(BufWriter::new(stdin))),
-        pending_host: Mutex::new(HashMap::new()),
-        pending_server: Mutex::new(HashMap::new()),
         audit,
         shutting_down: AtomicBool::new(false),
         exited: AtomicBool::new(false),
@@ -484,9 +488,7 @@ fn serve(engine: Engine, options: Options, command: &[OsString]) -> u8 {
         }
     }
     // Requests the server will never answer.
-    let pending: Vec<(String, (String, Option<String>))> = lock(&proxy.pending_host).drain().collect();
-    for (id, (method, _)) in pending {
-        let id: Value = serde_json::from_str(&id).unwrap_or(Value::Null);
+    for Request { id, method, .. } in proxy.session.drain(Peer::Client) {
         let message = format!("MCP server exited before answering {method} (exit status {code})");
         proxy.send(Side::Host, &error_response(&id, SERVER_GONE, &message, None));
     }
@@ -654,9 +656,6 @@ fn is_response(message: &Value) -> bool {
     })
 }
 
-/// The request a response answers: its method and (for `tools/call`) tool.
-type Answered = (String, Option<String>);
-
 /// One message from `from`: scan, decide, forward or answer.
 fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
     // Parsed keeping the values of duplicated keys: the server may keep the first value where
@@ -694,12 +693,12 @@ fn handle_one(
     let id = message_id(message);
     let is_response = is_response(message);
     // What this message answers, when it is a response: the other side's pending request.
-    let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
-    let verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref());
+    let answered = proxy.session.answered(from.peer(), message);
+    let verdict = proxy.scan(scratch, from, message, duplicates, answered.as_ref());
     let blocked = verdict.is_blocked();
     // A server's answer to a list: its entries can be quarantined one by one.
     let list = match (from, &answered) {
-        (Side::Server, Some((answers, _))) => ListKind::of_list(answers),
+        (Side::Server, Some(Request { method: answers, .. })) => ListKind::of_list(answers),
         _ => None,
     };
     if let (Some(kind), true) = (list, blocked) {
@@ -724,9 +723,9 @@ fn handle_one(
             return;
         }
     }
-    if let (Side::Server, Some((answers, _)), false) = (from, &answered, blocked) {
+    if let (Side::Server, Some(request), false) = (from, &answered, blocked) {
         // The answer to the handshake names the server (from its own record on).
-        proxy.identify(answers, message);
+        proxy.identify(request, message);
     }
     proxy.decision(from, verdict, None);
 
@@ -751,7 +750,7 @@ fn handle_one(
         }
         // A blocked response: the requester (the other side) gets the error instead, when it
         // is waiting for this id (otherwise it was answered already, or never asked).
-        (Value::Object(_), Some((answers, _))) => {
+        (Value::Object(_), Some(Request { method: answers, .. })) => {
             if let Some(id) = id {
                 proxy.send(from.other(), &proxy.block_reply(id, verdict, answers == "tools/call", None, None));
             }
@@ -790,7 +789,7 @@ fn handle_batch(
     struct Element<'a> {
         message: &'a Value,
         is_response: bool,
-        answered: Option<Answered>,
+        answered: Option<Request>,
         verdict: Verdict,
         /// A request of the host that uses a quarantined entry: refused, with this headline.
         refusal: Option<Refusal>,
@@ -801,9 +800,9 @@ fn handle_batch(
         .map(|(index, message)| {
             let is_response = is_response(message);
             // Resolved whatever the decision: no id a batch answers stays pending.
-            let answered = if is_response { proxy.resolve(from, message_id(message)) } else { None };
+            let answered = proxy.session.answered(from.peer(), message);
             let duplicates = in_element(duplicates, index);
-            let mut verdict = proxy.scan(scratch, from, message, duplicates, is_response, answered.as_ref()).clone();
+            let mut verdict = proxy.scan(scratch, from, message, duplicates, answered.as_ref()).clone();
             let mut refusal = None;
             if from == Side::Host && !is_response && !verdict.is_blocked() {
                 refusal = proxy.refusal(&verdict, message);
@@ -830,7 +829,7 @@ fn handle_batch(
     );
     let Some((blocker_index, blocker)) = blocker else {
         for e in &elements {
-            if let (Side::Server, Some((answers, _))) = (from, &e.answered) {
+            if let (Side::Server, Some(Request { method: answers, .. })) = (from, &e.answered) {
                 if let Some(kind) = ListKind::of_list(answers) {
                     if let Some(entries) = list_entries(e.message, kind) {
                         proxy.update_quarantine(kind, entries, &BTreeMap::new());
@@ -865,7 +864,7 @@ fn handle_batch(
         let headline = headline.as_deref();
         let Some(id) = message_id(e.message) else { continue };
         if e.is_response {
-            if let Some((answers, _)) = &e.answered {
+            if let Some(Request { method: answers, .. }) = &e.answered {
                 to_other.push(proxy.block_reply(id, verdict, answers == "tools/call", headline, note));
             }
         } else if e.message.get("method").is_some() && answered_ids.insert(id_key(id)) {
@@ -971,29 +970,7 @@ impl Proxy {
     /// Remembers a forwarded request (it has a method and an id), so that its response is
     /// scanned knowing the method (and, for `tools/call`, the tool) it answers.
     fn remember(&self, from: Side, request: &Value) {
-        let method = request.get("method").and_then(Value::as_str);
-        let Some((method, id)) = method.zip(request.get("id").filter(|i| !i.is_null())) else { return };
-        match from {
-            Side::Host => {
-                let tool = (method == "tools/call")
-                    .then(|| request.pointer("/params/name").and_then(Value::as_str).map(str::to_string))
-                    .flatten();
-                lock(&self.pending_host).insert(id_key(id), (method.to_string(), tool));
-            }
-            Side::Server => {
-                lock(&self.pending_server).insert(id_key(id), method.to_string());
-            }
-        }
-    }
-
-    /// The request a response answers, taken from the other side's pending requests (so it is
-    /// answered once): `None` when nobody waits for its id.
-    fn resolve(&self, from: Side, id: Option<&Value>) -> Option<Answered> {
-        let key = id_key(id?);
-        match from {
-            Side::Server => lock(&self.pending_host).remove(&key),
-            Side::Host => lock(&self.pending_server).remove(&key).map(|m| (m, None)),
-        }
+        self.session.remember(from.peer(), request);
     }
 
     /// Scans one message from `from`; a response with the request it answers.
@@ -1003,21 +980,10 @@ impl Proxy {
         from: Side,
         message: &Value,
         duplicates: &[DuplicateKey],
-        is_response: bool,
-        answered: Option<&Answered>,
+        answered: Option<&Request>,
     ) -> &'s Verdict {
-        let direction = if is_response { Direction::Response } else { Direction::Request };
-        let pins = self.pins.as_ref().map(|(p, _)| p);
-        let server = self.server();
-        let context = MessageContext {
-            method: answered.map(|(m, _)| m.as_str()),
-            tool: answered.and_then(|(_, t)| t.as_deref()),
-            server: Some(&server),
-            pins: if from == Side::Server { pins } else { None },
-            duplicates,
-        };
-        let verdict = self.engine.scan_message_with(scratch, message, direction, &context);
-        if let Some((pins, path)) = &self.pins {
+        let verdict = self.session.scan_with(scratch, from.peer(), message, duplicates, answered);
+        if let (Some(pins), Some(path)) = (self.session.pins(), &self.pins_path) {
             if pins.is_dirty() {
                 if let Err(e) = pins.save(path) {
                     self.log_event("pins_error", &e.to_string());
@@ -1096,7 +1062,7 @@ impl Proxy {
         };
         if response {
             // The side that sent the request waits for this answer: it gets the error instead.
-            let Some((answers, _)) = self.resolve(from, Some(&id)) else { return };
+            let Some(Request { method: answers, .. }) = self.session.resolve(from.peer(), &id) else { return };
             let (sender, waiter) = match from {
                 Side::Server => ("MCP server", "host"),
                 Side::Host => ("client", "server"),
@@ -1415,32 +1381,13 @@ fn entry_index(path: &str, kind: ListKind) -> Option<usize> {
 impl Proxy {
     /// The server's identity now (see the module documentation).
     fn server(&self) -> Arc<str> {
-        self.server.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.session.server()
     }
 
-    /// Takes the server's identity from its answer to the handshake: `serverInfo.name` of an
-    /// `initialize` result, or of the `io.modelcontextprotocol/serverInfo` of a
-    /// `server/discover` result's `_meta` (protocol 2026-07-28). The version is not part of
-    /// it (an upgrade is the same server, and a changed tool of it a change). Not with
-    /// `--server-name`, and only once: the first answer that names the server wins. The pins
-    /// an earlier version kept under the command line move to the name.
-    fn identify(&self, answers: &str, message: &Value) {
-        if self.named {
-            return;
-        }
-        let info = match answers {
-            "initialize" => message.get("result").and_then(|r| r.get("serverInfo")),
-            "server/discover" => message
-                .get("result")
-                .and_then(|r| r.get("_meta"))
-                .and_then(|m| m.get("io.modelcontextprotocol/serverInfo")),
-            _ => return,
-        };
-        let Some(name) = info.and_then(|i| i.get("name")).and_then(Value::as_str).map(str::trim) else { return };
-        if name.is_empty() || self.identified.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        *self.server.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(name);
+    /// Takes the server's identity from its answer to the handshake ([`Session::identify`]):
+    /// logs it, and saves the pins that moved from the command line to the name.
+    fn identify(&self, request: &Request, message: &Value) {
+        let Some(name) = self.session.identify(request, message) else { return };
         self.log_event(
             "server_identity",
             &format!(
@@ -1449,8 +1396,8 @@ impl Proxy {
                 self.command_line
             ),
         );
-        if let Some((pins, path)) = &self.pins {
-            if pins.rekey(&self.command_line, name) {
+        if let (Some(pins), Some(path)) = (self.session.pins(), &self.pins_path) {
+            if pins.is_dirty() {
                 match pins.save(path) {
                     Ok(()) => self.log_event(
                         "pins_moved",

@@ -169,20 +169,27 @@ impl Engine {
                 let context = MessageContext { duplicates: &parsed.duplicates, ..*context };
                 self.scan_message_in(&parsed.value, direction, &context)
             }
-            Err(e) => {
-                let mut verdict = self.failure_verdict(format_args!(
-                    "the message is not valid JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ));
-                verdict.message = Some(MessageInfo {
-                    direction,
-                    method: context.method.map(str::to_string),
-                    ..MessageInfo::default()
-                });
-                verdict
-            }
+            Err(e) => self.message_failure_verdict(
+                format_args!("the message is not valid JSON at line {}, column {}: {e}", e.line(), e.column()),
+                direction,
+                context.method,
+            ),
         }
+    }
+
+    /// The fail-mode verdict of a message that could not be read (not JSON, or a value a
+    /// binding could not convert): a `SYS-001` finding saying why (blocked under
+    /// `fail_closed`, allowed under `fail_open`), about a message of `direction` and, when the
+    /// caller knows it, `method`.
+    pub fn message_failure_verdict(
+        &self,
+        reason: std::fmt::Arguments<'_>,
+        direction: Direction,
+        method: Option<&str>,
+    ) -> Verdict {
+        let mut verdict = self.failure_verdict(reason);
+        verdict.message = Some(MessageInfo { direction, method: method.map(str::to_string), ..MessageInfo::default() });
+        verdict
     }
 }
 

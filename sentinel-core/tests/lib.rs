@@ -14,3 +14,4 @@ mod policy;
 mod props;
 mod rules;
 mod seed;
+mod session;

@@ -241,9 +241,10 @@ def test_ten_megabyte_result_passes_intact_and_is_scanned_whole(proxy, server, t
     assert len(text) == size
     assert hashlib.sha256(text.encode()).digest() == hashlib.sha256(expected_big_text(size).encode()).digest()
     record = next(r for r in read_ndjson(audit) if r["direction"] == "response" and r["id"] == 1)
-    # Under the default scan cap (16 MiB per message): scanned whole, nothing to report.
-    assert record["decision"] == "allow"
-    assert "SYS-002" not in {f["rule"] for f in record["findings"]}
+    # Under the default scan cap (16 MiB per message): scanned whole, and nothing to report but
+    # its size (SZ-002, over the 5,000-character response limit, as for an event: a warning).
+    assert record["decision"] == "warn"
+    assert {f["rule"] for f in record["findings"]} == {"SZ-002"}
 
 
 def test_ten_megabyte_request_passes_intact(proxy, server, record):
