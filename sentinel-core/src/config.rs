@@ -248,6 +248,88 @@ impl Config {
         })
     }
 
+    /// Sets one option by name, with its value in JSON form: the options every binding takes
+    /// (keyword arguments, an options object), each one of [`Config::OPTIONS`]. `profile` and
+    /// `fail_mode` are names (`"security"`, `"fail_open"`); `actions` maps severity names to
+    /// action names and changes only those; `max_scan_bytes`, `max_prompt_chars`,
+    /// `max_response_chars` and `max_json_depth` are non-negative integers; `scan_mimes` is a
+    /// list of MIME types or prefixes; `tools` and `detectors` are the objects of
+    /// [`ToolPolicy`] and [`Config::detectors`]. An error names the option
+    /// ([`BuildError::option`]).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// let mut config = sentinel_core::Config::default();
+    /// config.set_option("actions", &json!({"medium": "block"})).unwrap();
+    /// config.set_option("max_scan_bytes", &json!(4096)).unwrap();
+    /// assert_eq!(config.limits.max_scan_bytes, 4096);
+    /// let err = config.set_option("fail_mode", &json!("maybe")).unwrap_err();
+    /// assert_eq!(err.option(), Some("fail_mode"));
+    /// ```
+    pub fn set_option(&mut self, name: &str, value: &serde_json::Value) -> Result<(), BuildError> {
+        use serde_json::Value;
+        let err = |message: String| BuildError::new(Kind::Option { name: name.to_string(), message });
+        let kind = |v: &Value| match v {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "an object",
+        };
+        let string =
+            |v: &Value| v.as_str().map(str::to_string).ok_or_else(|| err(format!("must be a string, not {}", kind(v))));
+        let count = |v: &Value| {
+            v.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| err("must be a non-negative integer that fits in 64 bits".into()))
+        };
+        match name {
+            "profile" => self.profile = Profile::from_str(&string(value)?).map_err(|e| err(e.to_string()))?,
+            "fail_mode" => self.fail_mode = FailMode::from_str(&string(value)?).map_err(|e| err(e.to_string()))?,
+            "actions" => {
+                let Value::Object(map) = value else {
+                    return Err(err(format!("must map severity names to action names, not {}", kind(value))));
+                };
+                for (severity, action) in map {
+                    let severity = Severity::from_str(severity).map_err(|e| err(e.to_string()))?;
+                    let action = crate::Action::from_str(&string(action)?).map_err(|e| err(e.to_string()))?;
+                    self.actions.set(severity, action);
+                }
+            }
+            "max_scan_bytes" => self.limits.max_scan_bytes = count(value)?,
+            "max_prompt_chars" => self.limits.max_prompt_chars = count(value)?,
+            "max_response_chars" => self.limits.max_response_chars = count(value)?,
+            "max_json_depth" => self.mcp.max_json_depth = count(value)?,
+            "scan_mimes" => {
+                let Value::Array(items) = value else {
+                    return Err(err(format!("must be a list of MIME types, not {}", kind(value))));
+                };
+                let mimes: Result<Vec<String>, _> =
+                    items.iter().map(|m| string(m).map(|m| m.trim().to_ascii_lowercase())).collect();
+                self.mcp.scan_mimes = mimes?;
+            }
+            "tools" => self.tools = serde_json::from_value(value.clone()).map_err(|e| err(e.to_string()))?,
+            "detectors" => self.detectors = serde_json::from_value(value.clone()).map_err(|e| err(e.to_string()))?,
+            _ => return Err(err(format!("no such option (the options are {})", Config::OPTIONS.join(", ")))),
+        }
+        Ok(())
+    }
+
+    /// The options of [`Config::set_option`].
+    pub const OPTIONS: &'static [&'static str] = &[
+        "profile",
+        "fail_mode",
+        "actions",
+        "max_scan_bytes",
+        "max_prompt_chars",
+        "max_response_chars",
+        "scan_mimes",
+        "max_json_depth",
+        "tools",
+        "detectors",
+    ];
+
     /// A configuration from JSON text, with the same keys as [`Config::from_toml`] (what the
     /// bindings pass on as an object).
     ///

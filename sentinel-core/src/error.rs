@@ -118,6 +118,11 @@ pub(crate) enum Kind {
     Config {
         message: String,
     },
+    /// One option ([`crate::Config::set_option`]) with a value it cannot take.
+    Option {
+        name: String,
+        message: String,
+    },
     SizeLimit {
         limit: usize,
         message: String,
@@ -154,9 +159,17 @@ impl BuildError {
     pub fn kind(&self) -> ErrorKind {
         match &*self.kind {
             Kind::Toml { .. } => ErrorKind::RulePack,
-            Kind::ConfigText { .. } | Kind::Config { .. } => ErrorKind::Config,
+            Kind::ConfigText { .. } | Kind::Config { .. } | Kind::Option { .. } => ErrorKind::Config,
             Kind::Rule { problem: RuleProblem::SizeLimit { .. }, .. } | Kind::SizeLimit { .. } => ErrorKind::SizeLimit,
             Kind::Rule { .. } => ErrorKind::Rule,
+        }
+    }
+
+    /// The option at fault, for an error of [`crate::Config::set_option`].
+    pub fn option(&self) -> Option<&str> {
+        match &*self.kind {
+            Kind::Option { name, .. } => Some(name),
+            _ => None,
         }
     }
 
@@ -217,6 +230,7 @@ impl fmt::Display for BuildError {
             Kind::Toml { source, position: Some(p), message } => write!(f, "{source}: {p}: {message}"),
             Kind::Toml { source, position: None, message } => write!(f, "{source}: {message}"),
             Kind::Config { message } => write!(f, "invalid configuration: {message}"),
+            Kind::Option { name, message } => write!(f, "{name}: {message}"),
             Kind::ConfigText { source, position: Some(p), message } => write!(f, "{source}: {p}: {message}"),
             Kind::ConfigText { source, position: None, message } => write!(f, "{source}: {message}"),
             Kind::SizeLimit { limit, message } => {

@@ -11,12 +11,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString};
 use rayon::prelude::*;
-use sentinel_core::{
-    Action, Config, DetectorConfig, Direction, Engine, Event, FailMode, MessageContext, MessageInfo, Profile, Severity,
-    ToolPolicy, Verdict,
-};
+use sentinel_core::{Config, Direction, Engine, Event, FailMode, MessageContext, Verdict};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -126,24 +122,26 @@ enum Pack {
     File(PathBuf),
 }
 
-/// Converts an option given as Python data through the core's serde form.
-fn from_data<T: serde::de::DeserializeOwned>(py: Python<'_>, option: &str, data: &Bound<'_, PyAny>) -> PyResult<T> {
+/// An option given as a dict, in its JSON form.
+fn from_data(py: Python<'_>, option: &str, data: &Bound<'_, PyAny>) -> PyResult<Value> {
     if !data.is_instance_of::<PyDict>() {
         return Err(type_error(option, "a dict", data));
     }
-    let value = to_value(data).map_err(|e| config_error(py, option, format!("at {}: {}", e.path, e.message)))?;
-    serde_json::from_value(value).map_err(|e| config_error(py, option, e))
+    to_value(data).map_err(|e| config_error(py, option, format!("at {}: {}", e.path, e.message)))
 }
 
-fn non_negative(py: Python<'_>, option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+/// An integer option, in its JSON form (one that does not fit 64 bits as a float, which the
+/// core refuses as it refuses a negative one).
+fn integer(option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
     if !value.is_instance_of::<PyInt>() || value.is_instance_of::<PyBool>() {
         return Err(type_error(option, "an int", &value));
     }
-    match value.extract::<usize>() {
-        Ok(n) => Ok(Some(n)),
-        Err(_) => Err(config_error(py, option, "must be a non-negative integer that fits in 64 bits")),
-    }
+    Ok(Some(match (value.extract::<u64>(), value.extract::<i64>()) {
+        (Ok(n), _) => Value::from(n),
+        (_, Ok(n)) => Value::from(n),
+        _ => Value::from(value.extract::<f64>()?),
+    }))
 }
 
 #[pymethods]
@@ -184,45 +182,41 @@ impl PyEngine {
         detectors: Option<Bound<'_, PyAny>>,
         builtin_rules: bool,
     ) -> PyResult<Self> {
-        let mut config = Config::default();
-        if let Some(p) = profile {
-            config.profile = Profile::from_str(&p).map_err(|e| config_error(py, "profile", e))?;
-        }
-        if let Some(f) = fail_mode {
-            config.fail_mode = FailMode::from_str(&f).map_err(|e| config_error(py, "fail_mode", e))?;
-        }
+        // Each option given is converted to its JSON form (a wrong Python type is a TypeError
+        // here) and set by the core, which checks its value and names it in a ConfigError.
+        let mut options: Vec<(&str, Value)> = Vec::new();
+        options.extend(profile.map(|p| ("profile", Value::String(p))));
+        options.extend(fail_mode.map(|f| ("fail_mode", Value::String(f))));
         if let Some(actions) = actions {
             let Ok(actions) = actions.cast::<PyDict>() else {
                 return Err(type_error("actions", "a dict of severity names to action names", &actions));
             };
+            let mut map = serde_json::Map::new();
             for (severity, action) in actions.iter() {
                 let severity: String = severity.extract().map_err(|_| type_error("actions keys", "str", &severity))?;
                 let action: String = action.extract().map_err(|_| type_error("actions values", "str", &action))?;
-                let severity = Severity::from_str(&severity).map_err(|e| config_error(py, "actions", e))?;
-                let action = Action::from_str(&action).map_err(|e| config_error(py, "actions", e))?;
-                config.actions.set(severity, action);
+                map.insert(severity, Value::String(action));
             }
+            options.push(("actions", Value::Object(map)));
         }
-        if let Some(n) = non_negative(py, "max_scan_bytes", max_scan_bytes)? {
-            config.limits.max_scan_bytes = n;
+        for (name, value) in [
+            ("max_scan_bytes", max_scan_bytes),
+            ("max_prompt_chars", max_prompt_chars),
+            ("max_response_chars", max_response_chars),
+            ("max_json_depth", max_json_depth),
+        ] {
+            options.extend(integer(name, value)?.map(|v| (name, v)));
         }
-        if let Some(n) = non_negative(py, "max_prompt_chars", max_prompt_chars)? {
-            config.limits.max_prompt_chars = n;
-        }
-        if let Some(n) = non_negative(py, "max_response_chars", max_response_chars)? {
-            config.limits.max_response_chars = n;
-        }
-        if let Some(n) = non_negative(py, "max_json_depth", max_json_depth)? {
-            config.mcp.max_json_depth = n;
-        }
-        if let Some(mimes) = scan_mimes {
-            config.mcp.scan_mimes = mimes.iter().map(|m| m.trim().to_ascii_lowercase()).collect();
-        }
+        options.extend(scan_mimes.map(|m| ("scan_mimes", Value::from(m))));
         if let Some(tools) = tools {
-            config.tools = from_data::<ToolPolicy>(py, "tools", &tools)?;
+            options.push(("tools", from_data(py, "tools", &tools)?));
         }
         if let Some(detectors) = detectors {
-            config.detectors = from_data::<BTreeMap<String, DetectorConfig>>(py, "detectors", &detectors)?;
+            options.push(("detectors", from_data(py, "detectors", &detectors)?));
+        }
+        let mut config = Config::default();
+        for (name, value) in &options {
+            config.set_option(name, value).map_err(|e| build_error(py, &e, None))?;
         }
         let packs = match rules {
             None => Vec::new(),
@@ -393,12 +387,9 @@ impl PyEngine {
                         Err(bad) => Err(Box::new((bad, engine.scan_message_json(&bytes, direction, &context)))),
                     },
                     Ready::Bad(bad) => {
-                        let mut verdict = bad.verdict(engine);
-                        verdict.message = Some(MessageInfo {
-                            direction,
-                            method: context.method.map(str::to_string),
-                            ..MessageInfo::default()
-                        });
+                        let reason = bad.problem(None).message;
+                        let verdict =
+                            engine.message_failure_verdict(format_args!("{reason}"), direction, context.method);
                         Err(Box::new((bad, verdict)))
                     }
                 }))

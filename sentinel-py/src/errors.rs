@@ -38,7 +38,7 @@ pub fn build_error(py: Python<'_>, error: &BuildError, note: Option<&str>) -> Py
     let attrs = PyDict::new(py);
     let result = (|| -> PyResult<()> {
         if error.kind() == ErrorKind::Config {
-            attrs.set_item("option", py.None())?;
+            attrs.set_item("option", error.option())?;
             return Ok(());
         }
         attrs.set_item("rule_id", error.rule_id())?;
