@@ -19,7 +19,7 @@ Sources (each skipped, with a note, when absent):
   cargo  every crates.io package of the workspace Cargo.lock, from the cargo registry
          ($CARGO_HOME or ~/.cargo)/registry/src/*/<name>-<version>/
   venv   the project venv's site-packages (.venv/lib/python3*/site-packages), minus our
-         own binding (mcp_sentinel), whose rule packs hold attack examples by design
+         own binding (mcp_threatscan), whose rule packs hold attack examples by design
   npm    sentinel-cli/tests/mcp/node_modules
   doc    /usr/share/doc (text files, and .gz files decompressed)
   man    /usr/share/man/**/*.gz (decompressed; raw roff)
@@ -175,7 +175,7 @@ def candidates(notes: list[str]) -> dict[str, list[tuple[str, Path, str]]]:
     for sp in sps:
         for p in walk_files(sp):
             rel = p.relative_to(sp).as_posix()
-            if rel.split("/")[0].startswith("mcp_sentinel"):
+            if rel.split("/")[0].startswith("mcp_threatscan"):
                 continue
             c["venv"].append((rel, p, f"/home/dev/sentinel/.venv/lib/{sp.parent.name}/site-packages/{rel}"))
 
@@ -460,7 +460,7 @@ def cmd_score(a) -> int:
     bench = corpus / "benign.jsonl"
     sentinel = Path(a.sentinel)
     if not sentinel.exists():
-        log(f"error: {sentinel} is missing (build it with `cargo build --release -p sentinel-cli`)")
+        log(f"error: {sentinel} is missing (build it with `cargo build --release -p mcp-threatscan-cli`)")
         return 2
     if not bench.exists():
         log(f"error: {bench} is missing; run `benign-corpus.py build` first")

@@ -2,7 +2,7 @@
 # Prepares what the Python-driven tests need, and nothing when it is already there:
 #
 # - <repo>/.venv with sentinel-cli/tests/mcp/requirements.txt (the official `mcp` SDK, pytest)
-#   and, when sentinel-py exists, its test requirements and the `mcp-sentinel` package built
+#   and, when sentinel-py exists, its test requirements and the `mcp-threatscan` package built
 #   from ./sentinel-py;
 # - sentinel-cli/tests/mcp/node_modules from its package-lock.json (`npm ci`): the reference
 #   MCP filesystem server.

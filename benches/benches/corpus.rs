@@ -21,7 +21,7 @@
 //! so and measures nothing. `cargo bench -p sentinel-benches --bench corpus` (about 30 s).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sentinel_core::{Engine, Event};
+use mcp_threatscan::{Engine, Event};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

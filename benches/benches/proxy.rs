@@ -21,13 +21,13 @@
 //! criterion groups, a summary prints the median and 99th percentile of both round trips, of
 //! the scans, and the overhead, over alternating round trips.
 //!
-//! Needs the release `sentinel` binary: `cargo build --release -p sentinel-cli`, then
+//! Needs the release `sentinel` binary: `cargo build --release -p mcp-threatscan-cli`, then
 //! `cargo bench -p sentinel-benches --bench proxy` (`SENTINEL_BIN` points elsewhere). About two
 //! minutes on two cores. Figures are in BENCHMARKS.md.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use sentinel_benches::inputs::{Input, Mix, SIZES};
-use sentinel_core::{Direction, Engine, MessageContext, Scratch};
+use mcp_threatscan::{Direction, Engine, MessageContext, Scratch};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -47,7 +47,7 @@ fn sentinel_bin() -> PathBuf {
     if !path.is_file() {
         panic!(
             "{} not found: the proxy bench runs the release build of sentinel. \
-             Build it first with `cargo build --release -p sentinel-cli` (or set SENTINEL_BIN).",
+             Build it first with `cargo build --release -p mcp-threatscan-cli` (or set SENTINEL_BIN).",
             path.display()
         );
     }
@@ -56,7 +56,7 @@ fn sentinel_bin() -> PathBuf {
     if let (Some(bin), Some(src)) = (modified(&path), modified(&source)) {
         if src > bin {
             eprintln!(
-                "warning: {} is older than sentinel-cli/src/proxy.rs: run `cargo build --release -p sentinel-cli`",
+                "warning: {} is older than sentinel-cli/src/proxy.rs: run `cargo build --release -p mcp-threatscan-cli`",
                 path.display()
             );
         }

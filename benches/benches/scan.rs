@@ -9,7 +9,7 @@
 //!   (tool name, prompt, response, `metadata.arguments`). Inputs are the benign and malicious
 //!   events of about 256 B, 4 KB and 64 KB of `sentinel_benches::inputs`; ids read
 //!   `scan/<pack>/<engine>/<mix>-<size>`.
-//! - Packs: `seed`, the rules of shared/seeds/001 alone (`sentinel_core::SEED_PACK`);
+//! - Packs: `seed`, the rules of shared/seeds/001 alone (`mcp_threatscan::SEED_PACK`);
 //!   `builtin`, the full built-in pack (`Engine::new()`); and `synthetic1000`, the 1,000
 //!   generated rules of `sentinel_benches::synthetic` alone (`without_builtin_rules`).
 //! - `build/<pack>`: `Engine` build time (parse, plan, build the keyword automaton; the
@@ -24,7 +24,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Samplin
 use sentinel_benches::baseline::Baseline;
 use sentinel_benches::inputs::Input;
 use sentinel_benches::synthetic;
-use sentinel_core::Engine;
+use mcp_threatscan::Engine;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ fn builtin() -> Engine {
 fn seed() -> Engine {
     Engine::builder()
         .without_builtin_rules()
-        .rules_toml("seed", sentinel_core::SEED_PACK)
+        .rules_toml("seed", mcp_threatscan::SEED_PACK)
         .build()
         .expect("the seed pack builds")
 }

@@ -1,7 +1,7 @@
 //! The baseline: one `regex::RegexSet` over the same rules as an engine.
 //!
 //! For each enabled rule of the engine's catalogue, the set holds the rule's
-//! [`effective_pattern`](sentinel_core::RuleInfo::effective_pattern) (flags and ASCII word
+//! [`effective_pattern`](mcp_threatscan::RuleInfo::effective_pattern) (flags and ASCII word
 //! boundaries applied, as the engine compiles it) when it has one, else `(?i)` and an
 //! alternation of its escaped keywords. Rules with neither (tool policy, size limits, the
 //! engine's integrity rules) are left out: they are not text matching. Keywords that gate a
@@ -18,7 +18,7 @@
 //! measure the defaults rather than the approach.
 
 use regex::{RegexSet, RegexSetBuilder};
-use sentinel_core::Engine;
+use mcp_threatscan::Engine;
 
 /// NFA size limit of the set (the engine's union uses 256 MiB).
 pub const SIZE_LIMIT: usize = 256 << 20;

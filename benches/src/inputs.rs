@@ -16,7 +16,7 @@
 
 use crate::synthetic;
 use crate::Rng;
-use sentinel_core::Event;
+use mcp_threatscan::Event;
 use serde_json::Value;
 
 /// Benign or attack-bearing text.
@@ -279,7 +279,7 @@ fn with_attacks(rng: &mut Rng, pool: Pool, len: usize, attacks: &mut Attacks) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::Engine;
+    use mcp_threatscan::Engine;
 
     #[test]
     fn sizes_are_exact_and_deterministic() {

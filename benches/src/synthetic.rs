@@ -18,7 +18,7 @@
 //! and [`crate::inputs`] puts some of them in the malicious events.
 
 use crate::Rng;
-use sentinel_core::Engine;
+use mcp_threatscan::Engine;
 use std::fmt::Write as _;
 
 /// The number of rules of the synthetic pack the benches load.
@@ -29,7 +29,7 @@ pub const SOURCE: &str = "bench:synthetic.toml";
 
 /// An engine with the synthetic pack `toml` and without the built-in content packs (the
 /// built-in detectors' policy rules, tool policy and size limits, stay, as in any engine).
-pub fn engine(toml: &str) -> Result<Engine, sentinel_core::BuildError> {
+pub fn engine(toml: &str) -> Result<Engine, mcp_threatscan::BuildError> {
     Engine::builder().without_builtin_rules().rules_toml(SOURCE, toml).build()
 }
 
@@ -327,7 +327,7 @@ pub fn pack_toml(rules: &[SyntheticRule]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::Event;
+    use mcp_threatscan::Event;
     use std::collections::HashSet;
 
     #[test]

@@ -15,7 +15,7 @@ naming the Sentinel rules, never the tool's output. A ``warn`` verdict is logged
 through. Usage::
 
     from mcp.server.mcpserver import MCPServer
-    from mcp_sentinel import Engine
+    from mcp_threatscan import Engine
     from sentinel_guard import guard
 
     engine = Engine()                 # once per process; scans release the GIL
@@ -41,7 +41,7 @@ from typing import Any, Awaitable, Callable, Optional, TypeVar, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_sentinel import Engine, Verdict
+from mcp_threatscan import Engine, Verdict
 
 __all__ = ["guard", "SentinelBlocked"]
 

@@ -9,7 +9,7 @@ leaked token and a page with hidden instructions, so that a client can see both 
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
-from mcp_sentinel import Engine
+from mcp_threatscan import Engine
 from sentinel_guard import guard
 
 engine = Engine()  # the built-in rules; built once, shared by every tool call

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_core::{Engine, Event};
+use mcp_threatscan::{Engine, Event};
 use sentinel_fuzz::{check_verdict, Strings};
 use std::cell::RefCell;
 
@@ -40,7 +40,7 @@ fuzz_target!(
 );
 
 thread_local! {
-    static SCRATCH: RefCell<Option<sentinel_core::Scratch>> = const { RefCell::new(None) };
+    static SCRATCH: RefCell<Option<mcp_threatscan::Scratch>> = const { RefCell::new(None) };
 }
 
 fn engine() -> &'static Engine {

@@ -14,8 +14,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_core::framing::{Line, LineReader};
-use sentinel_core::input::Records;
+use mcp_threatscan::framing::{Line, LineReader};
+use mcp_threatscan::input::Records;
 use serde_json::Value;
 use std::io::BufReader;
 

@@ -15,7 +15,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_core::{parse_json, Direction, Engine, MessageContext, ToolPins};
+use mcp_threatscan::{parse_json, Direction, Engine, MessageContext, ToolPins};
 use sentinel_fuzz::{check_verdict, Strings};
 use std::sync::OnceLock;
 

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let (view, spans) = sentinel_core::view_spans(text);
+    let (view, spans) = mcp_threatscan::view_spans(text);
     assert_eq!(spans.len(), view.chars().count(), "one span per view character");
     let mut last_start = 0;
     for (i, &(start, end)) in spans.iter().enumerate() {
@@ -20,5 +20,5 @@ fuzz_target!(|data: &[u8]| {
         assert!(start >= last_start, "span {i} starts at {start}, before {last_start}: {text:?} (view {view:?})");
         last_start = start;
     }
-    assert_eq!(sentinel_core::normalized_view(text), view, "normalized_view and view_spans disagree: {text:?}");
+    assert_eq!(mcp_threatscan::normalized_view(text), view, "normalized_view and view_spans disagree: {text:?}");
 });

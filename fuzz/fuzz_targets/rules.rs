@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_core::{Engine, Event};
+use mcp_threatscan::{Engine, Event};
 use sentinel_fuzz::{check_verdict, Strings};
 
 /// Fixed inputs for a pack that builds: texts that typical packs (and their mutations) match.

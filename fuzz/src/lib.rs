@@ -1,6 +1,6 @@
 //! Checks shared by the fuzz targets: what every verdict must satisfy, whatever the input.
 
-use sentinel_core::{push_json_key as push_key, DuplicateKey, Event, Field, Finding, Verdict, MAX_FINDINGS};
+use mcp_threatscan::{push_json_key as push_key, DuplicateKey, Event, Field, Finding, Verdict, MAX_FINDINGS};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -141,7 +141,7 @@ pub fn check_verdict(verdict: &Verdict, strings: &Strings, input: &[u8]) {
         None => {
             assert_eq!(
                 verdict.action,
-                sentinel_core::Action::Allow,
+                mcp_threatscan::Action::Allow,
                 "no findings but {:?}; input {:?}",
                 verdict.action,
                 show()
@@ -161,7 +161,7 @@ pub fn check_verdict(verdict: &Verdict, strings: &Strings, input: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::{parse_json, Direction, Engine, MessageContext};
+    use mcp_threatscan::{parse_json, Direction, Engine, MessageContext};
 
     /// The paths findings show are the paths `Strings` knows: the span check is not vacuous.
     #[test]

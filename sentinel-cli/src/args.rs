@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags (clap derive).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use sentinel_core::{Action, FailMode, Profile};
+use mcp_threatscan::{Action, FailMode, Profile};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -174,7 +174,7 @@ pub(crate) struct EngineArgs {
     #[arg(long = "rules", value_name = "FILE")]
     pub(crate) rules: Vec<PathBuf>,
 
-    /// Engine configuration (TOML, the fields of sentinel_core::Config).
+    /// Engine configuration (TOML, the fields of mcp_threatscan::Config).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 

@@ -14,8 +14,8 @@
 use crate::args::{EvalArgs, ReportFormat};
 use crate::{report, settings, EXIT_ERROR, EXIT_OK};
 use rayon::prelude::*;
-use sentinel_core::input::Records;
-use sentinel_core::{Action, Engine, Event, Verdict};
+use mcp_threatscan::input::Records;
+use mcp_threatscan::{Action, Engine, Event, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,7 +156,7 @@ fn read_items(reader: impl io::BufRead, file: &str) -> (Vec<Item>, usize) {
     for record in Records::new(reader) {
         let parsed = record.map_err(|e| e.to_string()).and_then(|r| {
             let line = r.line;
-            sentinel_core::parse_json(&r.bytes)
+            mcp_threatscan::parse_json(&r.bytes)
                 .map_err(|e| format!("line {line}: invalid JSON: {e}"))
                 .and_then(|v| item(v).map_err(|e| format!("line {line}: {e}")))
         });
@@ -183,7 +183,7 @@ fn string_set(value: Option<&Value>, field: &str, required: bool) -> Result<BTre
     }
 }
 
-fn item(parsed: sentinel_core::ParsedJson) -> Result<Item, String> {
+fn item(parsed: mcp_threatscan::ParsedJson) -> Result<Item, String> {
     let mut value = parsed.value;
     let labels = string_set(value.get("labels"), "labels", true)?;
     let also_ok = string_set(value.get("also_ok"), "also_ok", false)?;
@@ -376,7 +376,7 @@ mod tests {
     fn an_items_event_keeps_its_duplicated_keys() {
         let line = br#"{"labels": ["prompt_injection"], "id": "x", "id": "y", "event": {"timestamp": "t",
             "user": "u", "agent": "a", "tool": "t", "prompt": "attack", "prompt": "hi", "response": "r"}}"#;
-        let item = item(sentinel_core::parse_json(line).unwrap()).unwrap();
+        let item = item(mcp_threatscan::parse_json(line).unwrap()).unwrap();
         assert_eq!(item.event.prompt, "hi");
         let paths: Vec<&str> = item.event.duplicates.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(paths, ["prompt"], "the item's own duplicate `id` is not the event's");

@@ -8,7 +8,7 @@
 //!
 //! `sentinel scan` reads MCP event logs (a JSON object, an array of objects, NDJSON or
 //! concatenated objects, from files or standard input), scans every event with
-//! [`sentinel_core`] on all cores and reports one verdict per event, as NDJSON for machines
+//! [`mcp_threatscan`] on all cores and reports one verdict per event, as NDJSON for machines
 //! or as a short human report. The exit code says whether anything must be blocked: 0 nothing,
 //! 1 at least one event reaches `block`, 2 a usage error or an event that could not be read.
 

@@ -3,7 +3,7 @@
 //! Each event's text is built by the worker that scanned it, so formatting runs in parallel
 //! too; the main thread only writes the texts in input order.
 
-use sentinel_core::{Action, EventError, EventErrorKind, FailMode, Finding, Verdict};
+use mcp_threatscan::{Action, EventError, EventErrorKind, FailMode, Finding, Verdict};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -213,7 +213,7 @@ pub(crate) fn clean(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::Engine;
+    use mcp_threatscan::Engine;
 
     #[test]
     fn clean_escapes_control_and_bidi_characters() {
@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn error_lines_carry_position_message_and_fail_mode_verdict() {
         let engine = Engine::new().unwrap();
-        let err = sentinel_core::Event::from_json(b"{\"tool\": 1}").unwrap_err().with_index(7).offset_by(3, 1);
+        let err = mcp_threatscan::Event::from_json(b"{\"tool\": 1}").unwrap_err().with_index(7).offset_by(3, 1);
         let verdict = engine.error_verdict(&err);
         let mut out = Vec::new();
         ndjson_error(&mut out, 7, Some("a.json"), &err, &verdict).unwrap();

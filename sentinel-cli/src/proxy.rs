@@ -86,7 +86,7 @@
 //!
 //! Over-size lines (longer than `--max-message-bytes`, 64 MiB by default, not counting the
 //! newline): the proxy never holds more than that of a line; the rest is discarded as it
-//! arrives, while a streaming tokenizer ([`sentinel_core::framing`]) reads the top-level `id`
+//! arrives, while a streaming tokenizer ([`mcp_threatscan::framing`]) reads the top-level `id`
 //! and `method` wherever they are. The line is never forwarded, whatever the fail mode (it
 //! cannot be scanned), and is logged and audited (`event=oversize decision=block`). Then, with
 //! code [`TOO_LARGE`] (or a `tools/call` result with `isError: true` under
@@ -102,7 +102,7 @@
 //!
 //! The id and method are read only at the top level of a JSON object, and only when they are
 //! short (a number or string id, a string method, at most
-//! [`sentinel_core::framing::MAX_CAPTURE`] bytes); otherwise the line counts as one without
+//! [`mcp_threatscan::framing::MAX_CAPTURE`] bytes); otherwise the line counts as one without
 //! them.
 //!
 //! The proxy goes on relaying the next line in every case.
@@ -115,8 +115,8 @@
 
 use crate::args::{BlockStyle, ProxyArgs};
 use crate::settings::{self, SetupError};
-use sentinel_core::framing::{Line, LineReader};
-use sentinel_core::{
+use mcp_threatscan::framing::{Line, LineReader};
+use mcp_threatscan::{
     Action, DuplicateKey, Engine, Finding, ParsedJson, Peer, Request, Scratch, Session, Severity, ToolPins, Verdict,
 };
 use serde_json::{json, Value};
@@ -299,7 +299,7 @@ fn setup(args: &ProxyArgs) -> Result<(Engine, Options), SetupError> {
         }
     }
     if let Some(list) = args.scan_mimes.clone().or_else(|| env("SENTINEL_MCP_SCAN_MIMES")) {
-        config.mcp.scan_mimes = sentinel_core::McpConfig::parse_mimes(&list);
+        config.mcp.scan_mimes = mcp_threatscan::McpConfig::parse_mimes(&list);
     }
     let grace = match args.timeout {
         Some(s) => s,
@@ -660,7 +660,7 @@ fn is_response(message: &Value) -> bool {
 fn handle(proxy: &Proxy, scratch: &mut Scratch, from: Side, line: &[u8]) {
     // Parsed keeping the values of duplicated keys: the server may keep the first value where
     // serde_json keeps the last, so each is scanned.
-    let ParsedJson { value: message, duplicates } = match sentinel_core::parse_json(line) {
+    let ParsedJson { value: message, duplicates } = match mcp_threatscan::parse_json(line) {
         Ok(parsed) => parsed,
         Err(e) => return proxy.unparsable(from, line, &e),
     };
@@ -901,8 +901,8 @@ fn block_text(verdict: &Verdict, headline: Option<&str>) -> String {
 }
 
 /// The first of the most severe findings.
-fn top_finding(verdict: &Verdict) -> Option<&sentinel_core::Finding> {
-    verdict.findings.iter().fold(None, |best: Option<&sentinel_core::Finding>, f| match best {
+fn top_finding(verdict: &Verdict) -> Option<&mcp_threatscan::Finding> {
+    verdict.findings.iter().fold(None, |best: Option<&mcp_threatscan::Finding>, f| match best {
         Some(b) if b.severity >= f.severity => Some(b),
         _ => Some(f),
     })
@@ -1044,7 +1044,7 @@ impl Proxy {
             "time": now(), "method": method, "tool": null,
             "direction": if response { "response" } else { "request" },
             "source": side, "id": id, "decision": "block", "severity": "high", "event": "oversize", "bytes": bytes,
-            "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
+            "findings": [{"rule": mcp_threatscan::RULE_UNREADABLE, "detector": mcp_threatscan::SCAN_INTEGRITY,
                           "severity": "high", "reason": reason}],
         }));
         let data = json!({ "bytes": bytes, "max_bytes": max });
@@ -1100,13 +1100,13 @@ impl Proxy {
             line.len(),
             error.column()
         );
-        let fail_open = self.engine.config().fail_mode == sentinel_core::FailMode::Open;
+        let fail_open = self.engine.config().fail_mode == mcp_threatscan::FailMode::Open;
         let decision = if fail_open { "allow" } else { "block" };
         self.log_line(&[("event", "parse_error"), ("decision", decision), ("source", from.as_str())], &reason);
         self.audit_record(json!({
             "time": now(), "method": null, "tool": null, "direction": null,
             "source": from.as_str(), "id": null, "decision": decision, "severity": "high",
-            "findings": [{"rule": sentinel_core::RULE_UNREADABLE, "detector": sentinel_core::SCAN_INTEGRITY,
+            "findings": [{"rule": mcp_threatscan::RULE_UNREADABLE, "detector": mcp_threatscan::SCAN_INTEGRITY,
                           "severity": "high", "reason": reason}],
         }));
         if fail_open {
@@ -1423,7 +1423,7 @@ impl Proxy {
         let mut blocking = BTreeSet::new();
         for f in &verdict.findings {
             let rule = &*f.rule;
-            let whole = rule == sentinel_core::RULE_FINDINGS_NOT_LISTED || rule == sentinel_core::RULE_TRUNCATED;
+            let whole = rule == mcp_threatscan::RULE_FINDINGS_NOT_LISTED || rule == mcp_threatscan::RULE_TRUNCATED;
             if self.engine.action_for_finding(f) != Action::Block && !whole {
                 continue;
             }

@@ -2,7 +2,7 @@
 
 use crate::args::{ReportFormat, RulesArgs};
 use crate::{report, settings, EXIT_ERROR, EXIT_OK};
-use sentinel_core::{Engine, Example, RuleInfo};
+use mcp_threatscan::{Engine, Example, RuleInfo};
 use serde_json::json;
 use std::io::{self, Write};
 

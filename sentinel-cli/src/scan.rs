@@ -7,8 +7,8 @@ use crate::args::{Format, ScanArgs};
 use crate::output::{self, Totals};
 use crate::{report, settings, EXIT_BLOCKED, EXIT_ERROR, EXIT_OK};
 use rayon::prelude::*;
-use sentinel_core::input::{RawRecord, Records};
-use sentinel_core::{Engine, EventError, Scratch};
+use mcp_threatscan::input::{RawRecord, Records};
+use mcp_threatscan::{Engine, EventError, Scratch};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::num::NonZeroUsize;
@@ -101,7 +101,7 @@ struct Work {
 
 /// What scanning one record gave: its action (for the totals) and its output text.
 struct Outcome {
-    action: sentinel_core::Action,
+    action: mcp_threatscan::Action,
     unreadable: bool,
     text: Vec<u8>,
 }

@@ -1,7 +1,7 @@
 //! From flags and files to an engine: the configuration file, the flag overrides, the packs.
 
 use crate::args::EngineArgs;
-use sentinel_core::{Config, Engine, Severity};
+use mcp_threatscan::{Config, Engine, Severity};
 use std::fmt;
 use std::path::Path;
 
@@ -12,7 +12,7 @@ pub(crate) enum SetupError {
     ReadConfig { path: String, message: String },
     /// The configuration file is not a valid configuration, or a rule pack or the
     /// configuration was rejected by the engine.
-    Build(sentinel_core::BuildError),
+    Build(mcp_threatscan::BuildError),
     /// An environment variable (or a flag read like one) has a value that does not parse.
     Env { name: String, value: String, message: String },
 }
@@ -82,7 +82,7 @@ pub(crate) fn engine_or_report(args: &EngineArgs) -> Option<Engine> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::{Action, FailMode};
+    use mcp_threatscan::{Action, FailMode};
 
     #[test]
     fn config_errors_name_file_line_and_column() {

@@ -199,11 +199,11 @@ pub struct DetectorConfig {
 /// Everything that shapes an [`Engine`](crate::Engine) apart from the rules themselves.
 ///
 /// ```
-/// use sentinel_core::{Config, Action, Severity};
+/// use mcp_threatscan::{Config, Action, Severity};
 /// let mut config = Config::default();
 /// config.actions.set(Severity::Medium, Action::Block);
 /// config.limits.max_scan_bytes = 1 << 20;
-/// let engine = sentinel_core::Engine::builder().config(config).build().unwrap();
+/// let engine = mcp_threatscan::Engine::builder().config(config).build().unwrap();
 /// # let _ = engine;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -231,10 +231,10 @@ impl Config {
     /// unknown keys are errors. `source` names the text in errors (a file name or a label).
     ///
     /// ```
-    /// let config = sentinel_core::Config::from_toml("sentinel.toml", "fail_mode = \"open\"\n[limits]\nmax_scan_bytes = 4096\n").unwrap();
+    /// let config = mcp_threatscan::Config::from_toml("sentinel.toml", "fail_mode = \"open\"\n[limits]\nmax_scan_bytes = 4096\n").unwrap();
     /// assert_eq!(config.limits.max_scan_bytes, 4096);
-    /// let err = sentinel_core::Config::from_toml("sentinel.toml", "[limits]\nmax_scan_bytez = 1\n").unwrap_err();
-    /// assert_eq!(err.kind(), sentinel_core::ErrorKind::Config);
+    /// let err = mcp_threatscan::Config::from_toml("sentinel.toml", "[limits]\nmax_scan_bytez = 1\n").unwrap_err();
+    /// assert_eq!(err.kind(), mcp_threatscan::ErrorKind::Config);
     /// assert_eq!(err.position().map(|p| p.line), Some(2));
     /// ```
     pub fn from_toml(source: &str, text: &str) -> Result<Config, BuildError> {
@@ -259,7 +259,7 @@ impl Config {
     ///
     /// ```
     /// use serde_json::json;
-    /// let mut config = sentinel_core::Config::default();
+    /// let mut config = mcp_threatscan::Config::default();
     /// config.set_option("actions", &json!({"medium": "block"})).unwrap();
     /// config.set_option("max_scan_bytes", &json!(4096)).unwrap();
     /// assert_eq!(config.limits.max_scan_bytes, 4096);
@@ -334,7 +334,7 @@ impl Config {
     /// bindings pass on as an object).
     ///
     /// ```
-    /// let config = sentinel_core::Config::from_json("options", r#"{"profile": "all", "tools": {"deny": ["rm"]}}"#).unwrap();
+    /// let config = mcp_threatscan::Config::from_json("options", r#"{"profile": "all", "tools": {"deny": ["rm"]}}"#).unwrap();
     /// assert_eq!(config.tools.deny, vec!["rm".to_string()]);
     /// ```
     pub fn from_json(source: &str, text: &str) -> Result<Config, BuildError> {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// An immutable, compiled threat-detection engine.
 ///
 /// ```
-/// use sentinel_core::{Engine, Event, Action};
+/// use mcp_threatscan::{Engine, Event, Action};
 /// let engine = Engine::new().unwrap(); // the built-in pack with the default config
 /// let event = Event::from_json(br#"{"timestamp":"2024-01-15T14:31:00Z","user":"bob",
 ///     "agent":"AssistantBot","tool":"os_shell","prompt":"Run whoami command",

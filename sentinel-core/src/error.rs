@@ -10,7 +10,7 @@ use std::fmt;
 /// nothing is half-applied.
 ///
 /// ```
-/// let err = sentinel_core::Engine::builder()
+/// let err = mcp_threatscan::Engine::builder()
 ///     .rules_toml("user.toml", r#"
 /// [[rule]]
 /// id = "U-1"

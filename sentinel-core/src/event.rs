@@ -14,7 +14,7 @@ use std::fmt;
 /// [`Event::extra`] and scanned like metadata, so nothing an event carries goes unscanned.
 ///
 /// ```
-/// let event = sentinel_core::Event::from_json(br#"{"timestamp":"2024-01-15T14:30:00Z",
+/// let event = mcp_threatscan::Event::from_json(br#"{"timestamp":"2024-01-15T14:30:00Z",
 ///   "user":"bob","agent":"AssistantBot","tool":"os_shell",
 ///   "prompt":"Run whoami command","response":"user123"}"#).unwrap();
 /// assert_eq!(event.tool, "os_shell");
@@ -248,7 +248,7 @@ impl fmt::Display for Field {
 /// An event that could not be read: where it is, which field, and what was expected.
 ///
 /// ```
-/// let err = sentinel_core::Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a",
+/// let err = mcp_threatscan::Event::from_json(br#"{"timestamp":"t","user":"u","agent":"a",
 ///     "tool":"x","prompt":42,"response":""}"#).unwrap_err();
 /// assert_eq!(err.field(), Some("prompt"));
 /// assert_eq!(err.to_string(), "field `prompt`: expected a string, found a number");

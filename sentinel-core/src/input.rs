@@ -17,7 +17,7 @@
 //! 1 GB log can be found. At most one record's bytes are held at a time.
 //!
 //! ```
-//! use sentinel_core::input::Records;
+//! use mcp_threatscan::input::Records;
 //!
 //! let log = br#"{"timestamp":"t","user":"u","agent":"a","tool":"web_search","prompt":"p","response":"r"}
 //! {"timestamp":"t","user":"u","agent":"a","tool":"os_shell","prompt":"whoami","response":"root"
@@ -35,7 +35,7 @@
 //! // The broken second line does not swallow the third.
 //! assert_eq!(tools, ["web_search", "filesystem"]);
 //! assert!(errors[0].starts_with("event 1, line 2, column"), "{}", errors[0]);
-//! # Ok::<(), sentinel_core::EventError>(())
+//! # Ok::<(), mcp_threatscan::EventError>(())
 //! ```
 //!
 //! # How records are framed
@@ -76,14 +76,14 @@ const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 /// goes on with the next record. It never panics, whatever the bytes.
 ///
 /// ```
-/// use sentinel_core::input::Records;
+/// use mcp_threatscan::input::Records;
 ///
 /// let array = b"[\n  {\"a\": 1},\n  {\"b\": [2, 3]}\n]\n";
 /// let records: Vec<_> = Records::new(&array[..]).collect::<Result<_, _>>()?;
 /// assert_eq!(records.len(), 2);
 /// assert_eq!((records[1].line, records[1].column), (3, 3));
 /// assert_eq!(records[1].bytes, b"{\"b\": [2, 3]}");
-/// # Ok::<(), sentinel_core::EventError>(())
+/// # Ok::<(), mcp_threatscan::EventError>(())
 /// ```
 #[derive(Debug)]
 pub struct Records<R: BufRead> {
@@ -100,7 +100,7 @@ pub struct Records<R: BufRead> {
 /// One event's bytes as framed from the input, with where it starts.
 ///
 /// ```
-/// use sentinel_core::input::RawRecord;
+/// use mcp_threatscan::input::RawRecord;
 ///
 /// let record = RawRecord { index: 4, line: 10, column: 1, bytes: b"{\"tool\": 3}".to_vec() };
 /// let err = record.parse().unwrap_err();
@@ -126,14 +126,14 @@ impl RawRecord {
     /// of a JSON syntax error, or the record's start for an error about a field.
     ///
     /// ```
-    /// use sentinel_core::input::Records;
+    /// use mcp_threatscan::input::Records;
     ///
     /// let log = b"\n\n\n\n{\n  \"user\": oops\n}\n";
     /// let record = Records::new(&log[..]).next().unwrap()?;
     /// assert_eq!(record.line, 5);
     /// let err = record.parse().unwrap_err();
     /// assert_eq!((err.line(), err.column()), (Some(6), Some(11)));
-    /// # Ok::<(), sentinel_core::EventError>(())
+    /// # Ok::<(), mcp_threatscan::EventError>(())
     /// ```
     pub fn parse(&self) -> Result<Event, EventError> {
         Event::from_json(&self.bytes).map_err(|e| e.offset_by(self.line, self.column).with_index(self.index))
@@ -292,7 +292,7 @@ impl<R: BufRead> Records<R> {
     /// works as it is.
     ///
     /// ```
-    /// let records = sentinel_core::input::Records::new(std::io::stdin().lock());
+    /// let records = mcp_threatscan::input::Records::new(std::io::stdin().lock());
     /// # drop(records);
     /// ```
     pub fn new(reader: R) -> Self {
@@ -304,7 +304,7 @@ impl<R: BufRead> Records<R> {
     /// [`EventErrorKind::TooLarge`]; reading goes on after it.
     ///
     /// ```
-    /// use sentinel_core::{input::Records, EventErrorKind};
+    /// use mcp_threatscan::{input::Records, EventErrorKind};
     ///
     /// let log = b"{\"big\": \"0123456789\"}\n{\"ok\": 1}\n";
     /// let items: Vec<_> = Records::new(&log[..]).max_record_bytes(12).collect();

@@ -40,7 +40,7 @@ pub struct ParsedJson {
 /// with line and column.
 ///
 /// ```
-/// let parsed = sentinel_core::parse_json(br#"{"a": {"cmd": "rm -rf /", "cmd": "ls"}}"#)?;
+/// let parsed = mcp_threatscan::parse_json(br#"{"a": {"cmd": "rm -rf /", "cmd": "ls"}}"#)?;
 /// assert_eq!(parsed.value["a"]["cmd"], "ls");
 /// assert_eq!(parsed.duplicates[0].path, "a.cmd");
 /// assert_eq!(parsed.duplicates[0].value, "rm -rf /");

@@ -15,7 +15,7 @@
 //! warm scratch does not allocate.
 //!
 //! ```
-//! use sentinel_core::{Action, Engine, Event};
+//! use mcp_threatscan::{Action, Engine, Event};
 //!
 //! let engine = Engine::new()?;
 //! let event = Event::from_json(br#"{"timestamp":"2024-01-15T14:30:00Z","user":"alice",
@@ -31,7 +31,7 @@
 //! For a hot loop on your own threads, keep a scratch per thread:
 //!
 //! ```
-//! # use sentinel_core::{Engine, Event};
+//! # use mcp_threatscan::{Engine, Event};
 //! # let engine = Engine::new().unwrap();
 //! # let events = vec![Event::default()];
 //! let mut scratch = engine.create_scratch();

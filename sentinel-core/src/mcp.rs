@@ -83,7 +83,7 @@ impl Engine {
     /// without it, a result is scanned leaf by leaf as an unknown method's.
     ///
     /// ```
-    /// use sentinel_core::{Direction, Engine};
+    /// use mcp_threatscan::{Direction, Engine};
     /// let engine = Engine::new()?;
     /// let call = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
     ///     "params": {"name": "query", "arguments": {"sql": "1' UNION SELECT password FROM users--"}}});
@@ -142,7 +142,7 @@ impl Engine {
     /// verdict block.
     ///
     /// ```
-    /// use sentinel_core::{Action, Direction, Engine, MessageContext};
+    /// use mcp_threatscan::{Action, Direction, Engine, MessageContext};
     /// let engine = Engine::new()?;
     /// let list = serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": [
     ///     {"name": "add", "description": "Adds two numbers."},

@@ -11,7 +11,7 @@
 //! was started, and it moves the pins kept under the provisional key to that name.
 //!
 //! ```
-//! use sentinel_core::{Engine, Peer, Session};
+//! use mcp_threatscan::{Engine, Peer, Session};
 //! use serde_json::json;
 //!
 //! let session = Session::new(Engine::new()?, "my-server");

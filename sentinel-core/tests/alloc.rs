@@ -1,7 +1,7 @@
 //! After warm-up, `scan_with` does not touch the heap: counted by a global allocator that
 //! counts only the allocations of the thread under test.
 
-use sentinel_core::{Engine, Event};
+use mcp_threatscan::{Engine, Event};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -58,11 +58,11 @@ fn sized(text: &str, len: usize) -> String {
     while s.len() < len {
         s.push_str(text);
     }
-    s.truncate(sentinel_core_floor(&s, len));
+    s.truncate(mcp_threatscan_floor(&s, len));
     s
 }
 
-fn sentinel_core_floor(s: &str, mut i: usize) -> usize {
+fn mcp_threatscan_floor(s: &str, mut i: usize) -> usize {
     i = i.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -88,7 +88,7 @@ pub fn sample_events() -> Vec<Event> {
                 prompt: text.clone(),
                 response: text.clone(),
                 metadata: Some(serde_json::json!({"arguments": {"q": text, "n": 3, "list": ["a", {"b": "sudo ls"}]}})),
-                context: sentinel_core::EventContext {
+                context: mcp_threatscan::EventContext {
                     id: Some("evt-1".into()),
                     server: Some("srv".into()),
                     ..Default::default()

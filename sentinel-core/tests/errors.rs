@@ -1,6 +1,6 @@
 //! Bad input gets a clear, typed error that says what and where.
 
-use sentinel_core::{Action, Engine, Event, EventErrorKind, FailMode};
+use mcp_threatscan::{Action, Engine, Event, EventErrorKind, FailMode};
 
 const GOOD: &str = r#"{"timestamp":"t","user":"u","agent":"a","tool":"x","prompt":"p","response":"r"}"#;
 
@@ -77,7 +77,7 @@ fn a_payload_after_megabytes_of_filler_is_found() {
 #[test]
 fn content_past_the_cap_is_blocked_under_fail_closed_and_reported_under_fail_open() {
     for (mode, action) in [(FailMode::Closed, Action::Block), (FailMode::Open, Action::Allow)] {
-        let mut config = sentinel_core::Config::default();
+        let mut config = mcp_threatscan::Config::default();
         config.limits.max_scan_bytes = 1000;
         config.fail_mode = mode;
         let engine = Engine::builder().config(config).build().unwrap();
@@ -87,7 +87,7 @@ fn content_past_the_cap_is_blocked_under_fail_closed_and_reported_under_fail_ope
         let cut = v.findings.iter().find(|f| &*f.rule == "SYS-002").expect("truncation reported");
         eqnice!(1000, cut.span.start, "cut at the cap");
         eqnice!(event.prompt.len(), cut.span.end, "to the end");
-        eqnice!(sentinel_core::Severity::High, cut.severity);
+        eqnice!(mcp_threatscan::Severity::High, cut.severity);
         assert!(!v.findings_in("prompt_injection").any(|_| true), "content past the cap is not scanned");
         eqnice!(action, v.action, "{mode:?}: the fail mode decides");
     }
@@ -95,7 +95,7 @@ fn content_past_the_cap_is_blocked_under_fail_closed_and_reported_under_fail_ope
 
 #[test]
 fn the_cap_cuts_on_a_character_boundary() {
-    let mut config = sentinel_core::Config::default();
+    let mut config = mcp_threatscan::Config::default();
     config.limits.max_scan_bytes = 5;
     let engine = Engine::builder().config(config).build().unwrap();
     let event = Event { prompt: "aaaé€".into(), ..Default::default() };
@@ -141,21 +141,21 @@ pattern = "\\w{500}\\w{500}\\w{500}\\w{500}"
 fn unparseable_input_fails_closed_by_default_and_open_when_asked() {
     let engine = Engine::new().unwrap();
     let v = engine.scan_json(b"{not json");
-    eqnice!(sentinel_core::Action::Block, v.action, "fail closed");
+    eqnice!(mcp_threatscan::Action::Block, v.action, "fail closed");
     let f = &v.findings[0];
     eqnice!("SYS-001", &*f.rule, "rule");
     assert!(f.reason.contains("invalid JSON"), "{}", f.reason);
 
-    let config = sentinel_core::Config { fail_mode: sentinel_core::FailMode::Open, ..Default::default() };
+    let config = mcp_threatscan::Config { fail_mode: mcp_threatscan::FailMode::Open, ..Default::default() };
     let engine = Engine::builder().config(config).build().unwrap();
     let v = engine.scan_json(b"{not json");
-    eqnice!(sentinel_core::Action::Allow, v.action, "fail open");
+    eqnice!(mcp_threatscan::Action::Allow, v.action, "fail open");
     eqnice!("SYS-001", &*v.findings[0].rule, "still reported");
 }
 
 // ---- rule packs ---------------------------------------------------------------------------
 
-fn build_err(pack: &str) -> sentinel_core::BuildError {
+fn build_err(pack: &str) -> mcp_threatscan::BuildError {
     Engine::builder().rules_toml("user.toml", pack).build().unwrap_err()
 }
 
@@ -213,8 +213,8 @@ fn toml_errors_have_line_and_column() {
 
 #[test]
 fn every_build_error_has_a_kind_with_a_stable_code() {
-    use sentinel_core::{Config, ErrorKind};
-    let kind = |e: sentinel_core::BuildError| (e.kind(), e.kind().as_str());
+    use mcp_threatscan::{Config, ErrorKind};
+    let kind = |e: mcp_threatscan::BuildError| (e.kind(), e.kind().as_str());
     eqnice!((ErrorKind::RulePack, "rule_pack"), kind(build_err("[[rule]]\nid = 3\n")), "TOML of a pack");
     eqnice!((ErrorKind::Rule, "rule"), kind(build_err(&format!("{RULE}pattern = 'select (a|b'\n"))), "bad regex");
     eqnice!((ErrorKind::Rule, "rule"), kind(build_err(RULE)), "rule without a matcher");
@@ -230,7 +230,7 @@ fn every_build_error_has_a_kind_with_a_stable_code() {
 
 #[test]
 fn configuration_text_parses_the_same_keys_from_toml_and_json_with_positions_in_errors() {
-    use sentinel_core::{Config, Profile};
+    use mcp_threatscan::{Config, Profile};
     let toml =
         "profile = \"all\"\nfail_mode = \"fail_open\"\n[tools]\ndeny = [\"rm\"]\n[limits]\nmax_scan_bytes = 4096\n";
     let json = r#"{"profile": "all", "fail_mode": "fail_open", "tools": {"deny": ["rm"]}, "limits": {"max_scan_bytes": 4096}}"#;
@@ -271,7 +271,7 @@ fn a_missing_pack_file_is_an_error_naming_it() {
 
 #[test]
 fn config_errors_name_the_problem() {
-    let mut config = sentinel_core::Config::default();
+    let mut config = mcp_threatscan::Config::default();
     config.detectors.insert("SEC-77".into(), Default::default());
     let err = Engine::builder().config(config).build().unwrap_err();
     assert!(err.to_string().contains("unknown detector \"SEC-77\""), "{err}");

@@ -2,7 +2,7 @@
 //! characters, homoglyphs, fullwidth forms, base64 and percent-encoding, and the engine must
 //! still report its category — and, for the Unicode disguises, the evasion itself.
 
-use sentinel_core::{Engine, Event, Field};
+use mcp_threatscan::{Engine, Event, Field};
 use std::sync::OnceLock;
 
 fn engine() -> &'static Engine {

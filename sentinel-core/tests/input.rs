@@ -1,8 +1,8 @@
 //! The streaming event-log reader: every layout, broken input, positions, limits.
 
 use proptest::prelude::*;
-use sentinel_core::input::{RawRecord, Records};
-use sentinel_core::{Event, EventError, EventErrorKind};
+use mcp_threatscan::input::{RawRecord, Records};
+use mcp_threatscan::{Event, EventError, EventErrorKind};
 use std::io::{self, BufReader, Read};
 
 fn event_json(tool: &str) -> String {

@@ -4,7 +4,7 @@
 //! rule on its own with the independent `regex` crate.
 
 use proptest::prelude::*;
-use sentinel_core::{Engine, Event, Field, Finding};
+use mcp_threatscan::{Engine, Event, Field, Finding};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -177,7 +177,7 @@ fn example_pieces() -> &'static [String] {
         let mut pieces: BTreeSet<String> = FRAGMENTS.iter().filter(|f| f.is_ascii()).map(|f| f.to_string()).collect();
         for rule in engine().rules() {
             for example in rule.spec().examples.iter().chain(&rule.spec().negative_examples) {
-                if let sentinel_core::Example::Text(text) = example {
+                if let mcp_threatscan::Example::Text(text) = example {
                     if text.is_ascii() {
                         pieces.extend(text.split_inclusive([' ', '(', '=', '\'']).map(str::to_string));
                     }
@@ -208,7 +208,7 @@ proptest! {
     /// window, running at start literals, on a tail, or from inner literals backwards.
     #[test]
     fn gated_rules_report_the_first_match_of_their_regex(prompt in ascii_text()) {
-        prop_assume!(sentinel_core::normalized_view(&prompt) == prompt);
+        prop_assume!(mcp_threatscan::normalized_view(&prompt) == prompt);
         let verdict = engine().scan(&Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() });
         for rule in &reference().rules {
             let Some(re) = &rule.regex else { continue };
@@ -236,7 +236,7 @@ struct NaiveRule {
     keywords: Vec<String>,
     word_boundary: bool,
     regex: Option<regex::Regex>,
-    validator: Option<(sentinel_core::Validator, Option<f64>)>,
+    validator: Option<(mcp_threatscan::Validator, Option<f64>)>,
     /// Values the rule lets through (the reference does not apply them).
     allows: bool,
     applies_to_prompt: bool,
@@ -254,7 +254,7 @@ pub(crate) fn reference() -> &'static Reference {
             .filter(|r| r.enabled())
             .map(|r| NaiveRule {
                 id: r.id().to_string(),
-                keywords: r.spec().keywords.iter().map(|k| sentinel_core::normalized_view(k)).collect(),
+                keywords: r.spec().keywords.iter().map(|k| mcp_threatscan::normalized_view(k)).collect(),
                 word_boundary: r.spec().word_boundary,
                 regex: r.effective_pattern().map(|p| regex::Regex::new(p).unwrap()),
                 validator: r.spec().validator.map(|v| (v, r.spec().min_entropy)),
@@ -263,7 +263,7 @@ pub(crate) fn reference() -> &'static Reference {
                     || r.spec()
                         .scope
                         .iter()
-                        .any(|s| matches!(s, sentinel_core::Scope::Any | sentinel_core::Scope::Prompt)),
+                        .any(|s| matches!(s, mcp_threatscan::Scope::Any | mcp_threatscan::Scope::Prompt)),
             })
             .collect(),
     })
@@ -305,7 +305,7 @@ impl NaiveRule {
 impl Reference {
     /// The rules that fire on `text` as a prompt.
     pub(crate) fn fired(&self, text: &str) -> BTreeSet<String> {
-        let view = sentinel_core::normalized_view(text);
+        let view = mcp_threatscan::normalized_view(text);
         let mut fired = BTreeSet::new();
         for rule in &self.rules {
             if !rule.applies_to_prompt || (rule.keywords.is_empty() && rule.regex.is_none()) {
@@ -328,14 +328,14 @@ impl Reference {
     }
 }
 
-fn validate(v: sentinel_core::Validator, text: &str, min_entropy: Option<f64>) -> bool {
-    use sentinel_core::Validator::*;
+fn validate(v: mcp_threatscan::Validator, text: &str, min_entropy: Option<f64>) -> bool {
+    use mcp_threatscan::Validator::*;
     match v {
-        Luhn => sentinel_core::luhn(text),
-        Iban => sentinel_core::iban(text),
-        UsSsn => sentinel_core::us_ssn(text),
-        Entropy => sentinel_core::shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
-        Secret => sentinel_core::shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !sentinel_core::code_name(text),
+        Luhn => mcp_threatscan::luhn(text),
+        Iban => mcp_threatscan::iban(text),
+        UsSsn => mcp_threatscan::us_ssn(text),
+        Entropy => mcp_threatscan::shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
+        Secret => mcp_threatscan::shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !mcp_threatscan::code_name(text),
     }
 }
 

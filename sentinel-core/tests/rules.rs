@@ -1,7 +1,7 @@
 //! Every rule of the built-in pack proves itself: each example fires it, each negative example
 //! does not. Rules without text examples must be policy rules their detector emits.
 
-use sentinel_core::{Engine, Example, Field};
+use mcp_threatscan::{Engine, Example, Field};
 
 #[test]
 fn every_example_fires_and_every_negative_example_does_not() {
@@ -66,11 +66,11 @@ fn gated_rules_find_matches_among_many_keyword_hits() {
     let prose = "the plan is on track or close to it and the team works on the next release ";
     for (before, after) in [(0, 30), (30, 0), (15, 15), (200, 200)] {
         let prompt = format!("{}id=1' or 1=1 -- {}", prose.repeat(before), prose.repeat(after));
-        let event = sentinel_core::Event { tool: "db".into(), prompt, ..Default::default() };
+        let event = mcp_threatscan::Event { tool: "db".into(), prompt, ..Default::default() };
         let verdict = engine.scan(&event);
         assert!(verdict.has_rule("SQL-002"), "({before}, {after}): {:?}", verdict.findings);
     }
-    let clean = sentinel_core::Event { tool: "db".into(), prompt: prose.repeat(100), ..Default::default() };
+    let clean = mcp_threatscan::Event { tool: "db".into(), prompt: prose.repeat(100), ..Default::default() };
     let verdict = engine.scan(&clean);
     assert!(verdict.findings.iter().all(|f| &*f.rule == "SZ-001"), "only the size limit: {:?}", verdict.findings);
 }
@@ -100,7 +100,7 @@ fn embedded_examples_fire_as_the_reference_says() {
             let decoys = format!("{first} {} ", spec.keywords.join(" ")).repeat(2);
             for (before, after) in [(1, 0), (3, 3)] {
                 let prompt = format!("{}{decoys}\n{text}\n{}", prose.repeat(before), prose.repeat(after));
-                let event = sentinel_core::Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
+                let event = mcp_threatscan::Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
                 let got =
                     engine.scan(&event).findings.iter().any(|f| *f.rule == *rule.id() && f.field == Field::Prompt);
                 let expected = reference.fired(&prompt).contains(rule.id());
@@ -133,12 +133,12 @@ fn rule_names_do_not_trigger_rules() {
     for rule in engine.rules() {
         let name = &rule.spec().name;
         for field in ["prompt", "response"] {
-            let mut event = sentinel_core::Event { tool: "notes".into(), ..Default::default() };
+            let mut event = mcp_threatscan::Event { tool: "notes".into(), ..Default::default() };
             *(if field == "prompt" { &mut event.prompt } else { &mut event.response }) = name.clone();
             let verdict = engine.scan(&event);
             assert_eq!(
                 verdict.action,
-                sentinel_core::Action::Allow,
+                mcp_threatscan::Action::Allow,
                 "{} {name:?} in {field}: {:?}",
                 rule.id(),
                 verdict.findings

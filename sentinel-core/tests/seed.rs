@@ -1,6 +1,6 @@
 //! shared/seeds/001: the seed's example events give the verdicts its rules imply.
 
-use sentinel_core::{Action, Engine, Event, Severity};
+use mcp_threatscan::{Action, Engine, Event, Severity};
 
 fn event(tool: &str, prompt: &str, response: &str) -> Event {
     Event {

@@ -1,7 +1,7 @@
 //! The MCP session: requests and their responses matched by id, the server's identity from its
 //! handshake, its tool pins, batches and unreadable messages.
 
-use sentinel_core::{Action, Engine, Peer, Session, ToolPins};
+use mcp_threatscan::{Action, Engine, Peer, Session, ToolPins};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 

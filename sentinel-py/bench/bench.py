@@ -2,7 +2,7 @@
 
 What it measures, in one run, on the same events and the same rule pack (the built-in one):
 
-* ``mcp_sentinel`` scanning each event given as a dict, as a JSON string, and the whole set
+* ``mcp_threatscan`` scanning each event given as a dict, as a JSON string, and the whole set
   through ``scan_many`` (parallel on Rust threads);
 * a Python ``re`` loop: every regex of the pack (the rules' effective patterns; keyword-only
   rules as an alternation of their escaped keywords) compiled with ``re``, then ``search`` run
@@ -55,7 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from mcp_sentinel import Engine
+from mcp_threatscan import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -395,13 +395,13 @@ def main() -> None:
         return hits
 
     results = [
-        per_event("mcp_sentinel scan(dict)", engine.scan, events, args.rounds, nbytes),
-        per_event("mcp_sentinel scan(JSON str)", engine.scan, texts, args.rounds, nbytes),
-        batch("mcp_sentinel scan_many(dicts)", lambda: engine.scan_many(events), len(events), args.rounds, nbytes),
-        batch("mcp_sentinel scan_many(JSON strs)", lambda: engine.scan_many(texts), len(events), args.rounds, nbytes),
+        per_event("mcp_threatscan scan(dict)", engine.scan, events, args.rounds, nbytes),
+        per_event("mcp_threatscan scan(JSON str)", engine.scan, texts, args.rounds, nbytes),
+        batch("mcp_threatscan scan_many(dicts)", lambda: engine.scan_many(events), len(events), args.rounds, nbytes),
+        batch("mcp_threatscan scan_many(JSON strs)", lambda: engine.scan_many(texts), len(events), args.rounds, nbytes),
         per_event("Python re loop", scan_re, events, args.re_rounds, nbytes),
         per_event("hyperscan (one database)", scan_hs, events, args.rounds, nbytes),
-        per_event("mcp_sentinel scan(dict), the rules hyperscan compiles", same.scan, events, args.rounds, nbytes),
+        per_event("mcp_threatscan scan(dict), the rules hyperscan compiles", same.scan, events, args.rounds, nbytes),
     ]
     by_name = {r["name"]: r for r in results}
     # Sentinel against hyperscan, passes interleaved (both are warm from the runs above).
@@ -425,7 +425,7 @@ def main() -> None:
             host_pairs.append(hashing(pool, 2, block, 48) / hashing(pool, 1, block, 48))
     load_end = os.getloadavg()
 
-    print(f"# mcp_sentinel benchmark ({time.strftime('%Y-%m-%d')})\n")
+    print(f"# mcp_threatscan benchmark ({time.strftime('%Y-%m-%d')})\n")
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
           f"{platform.platform()}")
     print(f"Load average (1, 5, 15 min) at start {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; "
@@ -444,7 +444,7 @@ def main() -> None:
     for r in results:
         print(f"| {r['name']} | {fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['mean_us'])} | "
               f"{fmt(r['events_per_s'], 0)} | {fmt(r['mb_per_s'], 2)} |")
-    dict_scan, str_scan = by_name["mcp_sentinel scan(dict)"], by_name["mcp_sentinel scan(JSON str)"]
+    dict_scan, str_scan = by_name["mcp_threatscan scan(dict)"], by_name["mcp_threatscan scan(JSON str)"]
     re_loop, hs = by_name["Python re loop"], by_name["hyperscan (one database)"]
     ratios = {
         "re / sentinel dict (p50)": re_loop["p50_us"] / dict_scan["p50_us"],

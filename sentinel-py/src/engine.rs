@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString};
 use rayon::prelude::*;
-use sentinel_core::{Config, Direction, Engine, Event, FailMode, MessageContext, Verdict};
+use mcp_threatscan::{Config, Direction, Engine, Event, FailMode, MessageContext, Verdict};
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -78,7 +78,7 @@ fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 ///
 /// Build it once (compiling the built-in pack of about 260 rules takes about a second) and
 /// scan with it from any number of threads: every scan releases the GIL.
-#[pyclass(frozen, name = "Engine", module = "mcp_sentinel")]
+#[pyclass(frozen, name = "Engine", module = "mcp_threatscan")]
 pub struct PyEngine {
     engine: Engine,
 }

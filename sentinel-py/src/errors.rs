@@ -1,6 +1,6 @@
 //! From the core's typed errors to the package's exceptions.
 //!
-//! The exception classes are plain Python (`mcp_sentinel/_errors.py`), so they carry
+//! The exception classes are plain Python (`mcp_threatscan/_errors.py`), so they carry
 //! docstrings, typed attributes and two bases each (`EventError` is a `SentinelError` and a
 //! `ValueError`). This module builds instances of them with their attributes set; it never
 //! raises a bare `Exception`.
@@ -16,13 +16,13 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use sentinel_core::{BuildError, ErrorKind, PinError, Verdict};
+use mcp_threatscan::{BuildError, ErrorKind, PinError, Verdict};
 use std::any::Any;
 
-/// Instantiates `mcp_sentinel._errors.<class>(message, **attributes)` as a `PyErr`.
+/// Instantiates `mcp_threatscan._errors.<class>(message, **attributes)` as a `PyErr`.
 fn build(py: Python<'_>, class: &str, message: &str, attributes: &Bound<'_, PyDict>) -> PyErr {
     let made = (|| -> PyResult<PyErr> {
-        let cls = py.import("mcp_sentinel._errors")?.getattr(class)?;
+        let cls = py.import("mcp_threatscan._errors")?.getattr(class)?;
         let instance = cls.call((message,), Some(attributes))?;
         Ok(PyErr::from_value(instance))
     })();
@@ -48,7 +48,7 @@ pub fn build_error(py: Python<'_>, error: &BuildError, note: Option<&str>) -> Py
         attrs.set_item("regex_error", error.is_regex_error())?;
         match error.position() {
             Some(p) => {
-                let position = py.import("mcp_sentinel._errors")?.getattr("Position")?;
+                let position = py.import("mcp_threatscan._errors")?.getattr("Position")?;
                 attrs.set_item("position", position.call1((p.line, p.column, p.offset))?)?;
             }
             None => attrs.set_item("position", py.None())?,
@@ -90,7 +90,7 @@ pub struct EventProblem {
 
 impl EventProblem {
     /// From the core's error (its `Display` is the message).
-    pub fn from_core(error: &sentinel_core::EventError) -> Self {
+    pub fn from_core(error: &mcp_threatscan::EventError) -> Self {
         EventProblem {
             message: error.to_string(),
             index: error.index(),

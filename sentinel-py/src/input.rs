@@ -14,7 +14,7 @@
 use crate::errors::EventProblem;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use sentinel_core::{Engine, EventError, Verdict};
+use mcp_threatscan::{Engine, EventError, Verdict};
 use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 
@@ -241,8 +241,8 @@ impl BadInput {
 
 /// Parses the JSON text of an MCP message (a JSON-RPC object or batch), keeping the values
 /// duplicated keys shadow (they are scanned too).
-pub fn parse_message(bytes: &[u8]) -> Result<sentinel_core::ParsedJson, BadInput> {
-    sentinel_core::parse_json(bytes).map_err(|e| {
+pub fn parse_message(bytes: &[u8]) -> Result<mcp_threatscan::ParsedJson, BadInput> {
+    mcp_threatscan::parse_json(bytes).map_err(|e| {
         let mut message = e.to_string();
         // serde_json appends " at line L column C"; the position is reported on its own.
         if let Some(pos) = message.rfind(" at line ") {

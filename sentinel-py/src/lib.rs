@@ -1,11 +1,11 @@
-//! # sentinel-py: the Sentinel engine in Python (`mcp_sentinel`)
+//! # sentinel-py: the Sentinel engine in Python (`mcp_threatscan`)
 //!
 //! **What it is for.** Python MCP servers, gateways and guardrail stacks call
-//! `mcp_sentinel.Engine.scan` in-process, in microseconds, instead of a Python regex loop or a
+//! `mcp_threatscan.Engine.scan` in-process, in microseconds, instead of a Python regex loop or a
 //! model: same rules, same verdicts as the `sentinel` command and every other binding.
 //!
 //! ```python
-//! from mcp_sentinel import Engine
+//! from mcp_threatscan import Engine
 //!
 //! engine = Engine()                       # built-in rules; build once, share between threads
 //! verdict = engine.scan({"timestamp": "2024-01-15T14:31:00Z", "user": "bob", "agent": "AssistantBot",
@@ -14,9 +14,9 @@
 //! ```
 //!
 //! **How it stays thin.** This crate converts types, releases the GIL while the core scans,
-//! and maps errors to the package's exceptions (defined in `python/mcp_sentinel/_errors.py`).
+//! and maps errors to the package's exceptions (defined in `python/mcp_threatscan/_errors.py`).
 //! It holds no detection logic, no rule parsing and no global state: `Engine` is a frozen
-//! Python class around `sentinel_core::Engine` (an `Arc` inside), `Verdict` and `Finding` wrap
+//! Python class around `mcp_threatscan::Engine` (an `Arc` inside), `Verdict` and `Finding` wrap
 //! the core's types and expose their JSON form (`to_dict()` / `to_json()`) unchanged.
 //!
 //! Modules: [`engine`] (the `Engine` class and its options), [`input`] (Python objects to
@@ -34,7 +34,7 @@ pub mod pins;
 pub mod rules;
 pub mod verdict;
 
-/// The native module `mcp_sentinel._sentinel`; `mcp_sentinel` re-exports its classes.
+/// The native module `mcp_threatscan._sentinel`; `mcp_threatscan` re-exports its classes.
 ///
 /// `gil_used = false`: nothing here relies on the GIL for thread safety (the engine is
 /// immutable and `Sync`, tool pins lock internally), so free-threaded Python may load it

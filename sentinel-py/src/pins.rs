@@ -3,7 +3,7 @@
 
 use crate::errors::pins_error;
 use pyo3::prelude::*;
-use sentinel_core::ToolPins;
+use mcp_threatscan::ToolPins;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// a rug pull), and so is a tool name another server already offers (``MCP-002``). A pin is the
 /// SHA-256 of the definition in canonical JSON. Safe to share between threads; `load` and
 /// `save` keep pins across sessions.
-#[pyclass(frozen, name = "ToolPins", module = "mcp_sentinel")]
+#[pyclass(frozen, name = "ToolPins", module = "mcp_threatscan")]
 pub struct PyToolPins {
     pub(crate) inner: Arc<ToolPins>,
 }

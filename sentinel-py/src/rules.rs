@@ -3,7 +3,7 @@
 
 use crate::output::to_py;
 use pyo3::prelude::*;
-use sentinel_core::{RuleInfo, RuleSpec};
+use mcp_threatscan::{RuleInfo, RuleSpec};
 use serde_json::Value;
 
 /// One rule of the engine's catalogue: the rule as written in its pack, and what the engine
@@ -14,7 +14,7 @@ use serde_json::Value;
 /// rule a pack disabled or whose detector the profile or configuration turned off.
 /// ``effective_pattern`` is the regex as compiled (case-insensitivity flag and ASCII word
 /// boundaries applied, RE2 syntax), ``None`` for keyword-only and policy rules.
-#[pyclass(frozen, name = "Rule", module = "mcp_sentinel")]
+#[pyclass(frozen, name = "Rule", module = "mcp_threatscan")]
 #[derive(Clone, Debug)]
 pub struct PyRule {
     spec: RuleSpec,

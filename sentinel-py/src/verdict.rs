@@ -5,7 +5,7 @@
 use crate::output::{serde_to_json, serde_to_py, to_py};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use sentinel_core::{Finding, MessageInfo, Verdict};
+use mcp_threatscan::{Finding, MessageInfo, Verdict};
 use std::fmt::Write as _;
 
 /// What a scan decided: the action, the highest severity and the findings.
@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 /// `severity` is the highest severity (``"low"`` … ``"critical"``) or ``None`` without
 /// findings. `to_dict()` / `to_json()` give the JSON form every Sentinel binding and the
 /// ``sentinel`` command share. Verdicts compare equal when their JSON forms are equal.
-#[pyclass(frozen, eq, name = "Verdict", module = "mcp_sentinel")]
+#[pyclass(frozen, eq, name = "Verdict", module = "mcp_threatscan")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct PyVerdict {
     pub(crate) inner: Verdict,
@@ -150,7 +150,7 @@ fn escape(s: &str) -> String {
 /// ``span`` is a ``(start, end)`` byte range in the UTF-8 encoding of the string at ``path``
 /// (``text.encode()[start:end]``), on character boundaries. ``to_dict()`` gives the JSON
 /// form, where the span is ``{"start": …, "end": …}``.
-#[pyclass(frozen, eq, name = "Finding", module = "mcp_sentinel")]
+#[pyclass(frozen, eq, name = "Finding", module = "mcp_threatscan")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct PyFinding {
     pub(crate) inner: Finding,
@@ -254,7 +254,7 @@ impl PyFinding {
 }
 
 /// The MCP message a verdict of `Engine.scan_message` is about.
-#[pyclass(frozen, eq, name = "MessageInfo", module = "mcp_sentinel")]
+#[pyclass(frozen, eq, name = "MessageInfo", module = "mcp_threatscan")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct PyMessageInfo {
     pub(crate) inner: MessageInfo,

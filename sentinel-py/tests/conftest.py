@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_sentinel import Engine
+from mcp_threatscan import Engine
 
 from _support import REPO
 
@@ -31,7 +31,7 @@ def sentinel_bin() -> Path:
     cargo = shutil.which("cargo")
     if cargo is None:
         pytest.fail("cargo is not on PATH to build the sentinel command (or set SENTINEL_BIN)")
-    subprocess.run([cargo, "build", "--locked", "-q", "-p", "sentinel-cli"], cwd=REPO, check=True)
+    subprocess.run([cargo, "build", "--locked", "-q", "-p", "mcp-threatscan-cli"], cwd=REPO, check=True)
     path = REPO / "target" / "debug" / "sentinel"
     assert path.exists(), f"{path} was not built"
     return path

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import mcp_sentinel
-from mcp_sentinel import Engine, Finding, MessageInfo, Rule, RuleError, ToolPins, Verdict
+import mcp_threatscan
+from mcp_threatscan import Engine, Finding, MessageInfo, Rule, RuleError, ToolPins, Verdict
 
 from _support import ACME_RULE, event
 
@@ -19,11 +19,11 @@ ACME_EVENT = event(prompt="use token acme_0123456789abcdef please")
 
 
 def test_exports_and_version() -> None:
-    for name in mcp_sentinel.__all__:
-        assert hasattr(mcp_sentinel, name), name
-    assert mcp_sentinel.__version__ == "0.1.0"
+    for name in mcp_threatscan.__all__:
+        assert hasattr(mcp_threatscan, name), name
+    assert mcp_threatscan.__version__ == "0.1.0"
     for cls in (Engine, Verdict, Finding, MessageInfo, Rule, ToolPins):
-        assert cls.__module__ == "mcp_sentinel"
+        assert cls.__module__ == "mcp_threatscan"
         assert cls.__doc__, cls
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mcp_sentinel import Engine
+from mcp_threatscan import Engine
 
 from _support import ACME_RULE, EVENTS, event, load_events
 

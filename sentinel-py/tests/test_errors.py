@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mcp_sentinel import ConfigError, Engine, EventError, PinsError, Position, RuleError, SentinelError, ToolPins
+from mcp_threatscan import ConfigError, Engine, EventError, PinsError, Position, RuleError, SentinelError, ToolPins
 
 from _support import event
 

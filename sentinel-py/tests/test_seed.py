@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from mcp_sentinel import Engine
+from mcp_threatscan import Engine
 
 from _support import EVENTS, load_events
 

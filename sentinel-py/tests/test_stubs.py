@@ -11,7 +11,7 @@ from _support import REPO
 
 
 def test_stubs_match_the_module(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", "/dev/null", "mcp_sentinel"], cwd=str(tmp_path),
+    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", "/dev/null", "mcp_threatscan"], cwd=str(tmp_path),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 

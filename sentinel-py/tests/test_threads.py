@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mcp_sentinel import Engine, ToolPins
+from mcp_threatscan import Engine, ToolPins
 
 from _support import EVENTS, event, load_events
 

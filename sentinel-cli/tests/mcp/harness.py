@@ -33,7 +33,7 @@ def sentinel_bin():
     """The `sentinel` binary under test: $SENTINEL_BIN, else the debug build `cargo test` makes."""
     path = Path(os.environ.get("SENTINEL_BIN") or REPO / "target" / "debug" / "sentinel")
     if not path.is_file():
-        raise RuntimeError(f"{path} not found: build it with `cargo build -p sentinel-cli` (or set SENTINEL_BIN)")
+        raise RuntimeError(f"{path} not found: build it with `cargo build -p mcp-threatscan-cli` (or set SENTINEL_BIN)")
     return str(path)
 
 

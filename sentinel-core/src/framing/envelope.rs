@@ -66,7 +66,7 @@ const HAS_ERROR: u8 = 4;
 /// not taken. When a member appears twice the last one counts, as with serde_json.
 ///
 /// ```
-/// use sentinel_core::framing::EnvelopeScanner;
+/// use mcp_threatscan::framing::EnvelopeScanner;
 ///
 /// let mut scanner = EnvelopeScanner::new();
 /// scanner.feed(br#"{"params":{"id":1,"text":"\"id\":2"},"#);

@@ -15,7 +15,7 @@
 //! peer waiting for a response that it will not come.
 //!
 //! ```
-//! use sentinel_core::framing::{Line, LineReader};
+//! use mcp_threatscan::framing::{Line, LineReader};
 //!
 //! let huge = "x".repeat(1000);
 //! let input = format!(

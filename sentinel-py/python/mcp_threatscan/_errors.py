@@ -1,4 +1,4 @@
-"""The exceptions of mcp_sentinel: one base class, one subclass per kind of problem.
+"""The exceptions of mcp_threatscan: one base class, one subclass per kind of problem.
 
 Every exception the package raises on purpose is a ``SentinelError``. Those about a value
 that is wrong (a rule pack, an option, an event) are also ``ValueError``; an argument of the
@@ -28,7 +28,7 @@ class Position(NamedTuple):
 
 
 class SentinelError(Exception):
-    """Base class of every error mcp_sentinel raises.
+    """Base class of every error mcp_threatscan raises.
 
     Raised as itself only for an internal error of the engine (a bug, reported instead of
     crashing the interpreter).

@@ -1,6 +1,6 @@
-"""Type stubs of the native module mcp_sentinel._sentinel (the Rust binding of sentinel-core).
+"""Type stubs of the native module mcp_threatscan._sentinel (the Rust binding of sentinel-core).
 
-Import from ``mcp_sentinel``, which re-exports everything here.
+Import from ``mcp_threatscan``, which re-exports everything here.
 """
 
 from __future__ import annotations

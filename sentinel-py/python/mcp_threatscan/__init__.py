@@ -1,11 +1,11 @@
-"""mcp_sentinel: threat detection for Model Context Protocol traffic, in-process.
+"""mcp_threatscan: threat detection for Model Context Protocol traffic, in-process.
 
 What it is for: a Python MCP server, gateway or guardrail decides in microseconds whether a
 tool call, tool result, prompt or resource carries an attack (prompt injection, a leaked
 secret, a shell payload, personal data flowing out, a dangerous tool). It is the Sentinel
 engine (Rust) behind a thin binding: same rules, same verdicts as the ``sentinel`` command.
 
-    >>> from mcp_sentinel import Engine
+    >>> from mcp_threatscan import Engine
     >>> engine = Engine()   # built-in rules; build once, share between threads
     >>> verdict = engine.scan({"timestamp": "2024-01-15T14:31:00Z", "user": "bob",
     ...     "agent": "AssistantBot", "tool": "os_shell", "prompt": "Run whoami command",
