@@ -26,8 +26,8 @@
 //! minutes on two cores. Figures are in BENCHMARKS.md.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use sentinel_benches::inputs::{Input, Mix, SIZES};
 use mcp_threatscan::{Direction, Engine, MessageContext, Scratch};
+use sentinel_benches::inputs::{Input, Mix, SIZES};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

@@ -21,10 +21,10 @@
 //! `cargo bench -p sentinel-benches --bench scan`. Figures are in BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use mcp_threatscan::Engine;
 use sentinel_benches::baseline::Baseline;
 use sentinel_benches::inputs::Input;
 use sentinel_benches::synthetic;
-use mcp_threatscan::Engine;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,10 @@ fn build(c: &mut Criterion) {
     let toml = synthetic_toml();
     group
         .bench_function(BenchmarkId::new("sentinel", "synthetic1000"), |b| b.iter(|| synthetic_from(black_box(&toml))));
+    let toml10k = synthetic::pack_toml(&synthetic::rules(10 * synthetic::RULES));
+    group.bench_function(BenchmarkId::new("sentinel", "synthetic10000"), |b| {
+        b.iter(|| synthetic_from(black_box(&toml10k)))
+    });
     for pack in &PACKS {
         let engine = (pack.build)();
         group.bench_function(BenchmarkId::new("regexset", pack.name), |b| {

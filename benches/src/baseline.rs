@@ -17,8 +17,8 @@
 //! set of this many patterns either fails to build or thrashes its lazy-DFA cache, which would
 //! measure the defaults rather than the approach.
 
-use regex::{RegexSet, RegexSetBuilder};
 use mcp_threatscan::Engine;
+use regex::{RegexSet, RegexSetBuilder};
 
 /// NFA size limit of the set (the engine's union uses 256 MiB).
 pub const SIZE_LIMIT: usize = 256 << 20;

@@ -13,9 +13,9 @@
 
 use crate::args::{EvalArgs, ReportFormat};
 use crate::{report, settings, EXIT_ERROR, EXIT_OK};
-use rayon::prelude::*;
 use mcp_threatscan::input::Records;
 use mcp_threatscan::{Action, Engine, Event, Verdict};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,9 +6,9 @@
 use crate::args::{Format, ScanArgs};
 use crate::output::{self, Totals};
 use crate::{report, settings, EXIT_BLOCKED, EXIT_ERROR, EXIT_OK};
-use rayon::prelude::*;
 use mcp_threatscan::input::{RawRecord, Records};
 use mcp_threatscan::{Engine, EventError, Scratch};
+use rayon::prelude::*;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::num::NonZeroUsize;

@@ -294,7 +294,8 @@ mod tests {
         assert_eq!(engine.precompile().unwrap(), deferred);
         assert!(m.tails.iter().chain(&m.heads).all(|d| d.get().is_some()), "an anchor automaton did not build");
         assert_eq!(engine.precompile().unwrap(), 0);
-        // A user pack's regex is compiled with the engine, so that its errors are the build's.
+        // A user pack's regex is checked with the engine (one over the limits is a build error
+        // naming it, tests/errors.rs) and compiled on first use too.
         let user = Engine::builder()
             .rules_toml(
                 "user.toml",
@@ -303,6 +304,9 @@ mod tests {
             .build()
             .unwrap();
         let ri = user.inner.rules.iter().find(|r| &*r.id == "U-1").unwrap().regex.unwrap();
+        assert!(!user.inner.matchers.single[ri].is_built());
+        let v = user.scan(&Event { prompt: "a zq123x b".into(), ..Event::default() });
+        assert!(v.has_rule("U-1"), "{:?}", v.findings);
         assert!(user.inner.matchers.single[ri].is_built());
     }
 }

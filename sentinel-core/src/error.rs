@@ -50,8 +50,8 @@ pub(crate) fn position_of(text: &str, offset: usize) -> Position {
         end -= 1;
     }
     let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let line = memchr::memchr_iter(b'\n', before.as_bytes()).count() + 1;
+    let line_start = memchr::memrchr(b'\n', before.as_bytes()).map_or(0, |p| p + 1);
     let column = before[line_start..].chars().count() + 1;
     Position { line, column, offset }
 }

@@ -167,12 +167,35 @@ pub(crate) fn size_error(e: meta::BuildError, limit: usize, rule: Option<(&str, 
     }
 }
 
+/// Checks that a rule's own regex compiles within the limits, without compiling it: its NFA,
+/// which is what a size limit stops. Compiled on first use, the regex gets twice the limit
+/// (`LAZY_NFA_LIMIT`), so that a rule that passed here always builds then (its reverse NFA may
+/// be a little larger than the forward one checked here).
+pub(crate) fn check_single(hir: &Hir, rule: (&str, &str, Option<usize>)) -> Result<(), BuildError> {
+    let (source, id, line) = rule;
+    thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(SINGLE_NFA_LIMIT)),
+        )
+        .build_from_hir(hir)
+        .map(drop)
+        .map_err(|e| match e.size_limit() {
+            Some(limit) => BuildError::rule(source, id, line, RuleProblem::SizeLimit { limit, message: e.to_string() }),
+            None => BuildError::rule(source, id, line, RuleProblem::Regex { position: None, message: e.to_string() }),
+        })
+}
+
+/// The NFA limit of a rule's regex compiled on first use (see `check_single`).
+const LAZY_NFA_LIMIT: usize = 2 * SINGLE_NFA_LIMIT;
+
 /// A rule's own regex (leftmost-first), run to locate the span of a hit.
 #[allow(clippy::result_large_err)] // regex-automata's own error, as it comes
 pub(crate) fn single_regex(hir: &Hir) -> Result<meta::Regex, meta::BuildError> {
     meta::Builder::new()
         .configure(
-            meta::Config::new().nfa_size_limit(Some(SINGLE_NFA_LIMIT)).hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
+            meta::Config::new().nfa_size_limit(Some(LAZY_NFA_LIMIT)).hybrid_cache_capacity(SINGLE_CACHE_CAPACITY),
         )
         .build_from_hir(hir)
 }

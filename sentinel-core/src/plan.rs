@@ -11,8 +11,8 @@ use crate::error::{BuildError, Kind, RuleProblem};
 use crate::event::Field;
 use crate::keywords::{word_bounded, Keywords};
 use crate::matchers::{
-    build_single, build_union, counts_far, forward_tail, reverse_head, single_regex, size_error, union_regex, Anchor,
-    Derived, InnerBranch, Matchers, SINGLE_NFA_LIMIT, UNION_NFA_LIMIT,
+    build_single, build_union, check_single, counts_far, forward_tail, reverse_head, size_error, union_regex, Anchor,
+    Derived, InnerBranch, Matchers, UNION_NFA_LIMIT,
 };
 use crate::normalize::{OffsetMap, View};
 use crate::packs::Merged;
@@ -187,15 +187,13 @@ pub(crate) fn plan(
         let mut value_group = false;
         if let Some(c) = &compiled {
             value_group = has_value_group(&c.hir);
-            // A built-in rule's regex is compiled when a scan first needs it; any other
-            // is compiled now, so that one over the limits fails the build.
-            let one = if i < trusted {
-                Deferred::new(c.hir.clone(), build_single)
-            } else {
-                let built = single_regex(&c.hir)
-                    .map_err(|e| size_error(e, SINGLE_NFA_LIMIT, Some((&source, &spec.id, line))))?;
-                Deferred::ready(c.hir.clone(), build_single, built)
-            };
+            // Every rule's regex is compiled when a scan first needs it. A user pack's is
+            // checked now against the limits (its NFA), so that one over them fails the build
+            // naming it; the built-in pack's are held to that by a test.
+            if i >= trusted {
+                check_single(&c.hir, (&source, &spec.id, line))?;
+            }
+            let one = Deferred::new(c.hir.clone(), build_single);
             if enabled {
                 regex = Some(single.len());
                 single.push(one);

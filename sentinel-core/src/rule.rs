@@ -291,11 +291,19 @@ impl Pack {
             let position = e.span().map(|s| position_of(text, s.start));
             BuildError::new(Kind::Toml { source: source.to_string(), position, message: e.message().to_string() })
         })?;
+        // Each rule's line, counted on from the previous rule's (they come in order): linear
+        // in the pack, however many rules it has.
+        let (mut at, mut line) = (0, 1);
         let rules = file
             .rule
             .into_iter()
             .map(|spanned| {
-                let line = position_of(text, spanned.span().start).line;
+                let start = spanned.span().start.min(text.len());
+                if start < at {
+                    (at, line) = (0, 1);
+                }
+                line += memchr::memchr_iter(b'\n', &text.as_bytes()[at..start]).count();
+                at = start;
                 SourcedRule { spec: spanned.into_inner(), source: source.to_string(), line: Some(line) }
             })
             .collect();
@@ -326,4 +334,21 @@ pub(crate) fn check_rule_shape(rule: &SourcedRule) -> Result<(), BuildError> {
         return err(RuleProblem::Invalid { message: "a validator needs a pattern to validate".into() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_gets_the_line_it_starts_at() {
+        let rule = |id: &str| {
+            format!("[[rule]]\nid = \"{id}\"\ndetector = \"SEC-40\"\nname = \"n\"\nseverity = \"high\"\ndescription = \"d\"\nkeywords = [\"k\"]\n\n")
+        };
+        let text = format!("# a pack\n\n{}{}\n\n# more\n{}", rule("A-1"), rule("A-2"), rule("A-3"));
+        let pack = Pack::parse("p.toml", &text).unwrap();
+        let lines: Vec<_> = pack.rules.iter().map(|r| r.line.unwrap()).collect();
+        let expected: Vec<_> = text.lines().enumerate().filter(|(_, l)| *l == "[[rule]]").map(|(i, _)| i + 1).collect();
+        assert_eq!(lines, expected);
+    }
 }

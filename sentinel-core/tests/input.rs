@@ -1,8 +1,8 @@
 //! The streaming event-log reader: every layout, broken input, positions, limits.
 
-use proptest::prelude::*;
 use mcp_threatscan::input::{RawRecord, Records};
 use mcp_threatscan::{Event, EventError, EventErrorKind};
+use proptest::prelude::*;
 use std::io::{self, BufReader, Read};
 
 fn event_json(tool: &str) -> String {

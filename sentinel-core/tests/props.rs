@@ -3,8 +3,8 @@
 //! required literals, per-branch required literals) agrees with a naive reference that runs every
 //! rule on its own with the independent `regex` crate.
 
-use proptest::prelude::*;
 use mcp_threatscan::{Engine, Event, Field, Finding};
+use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -335,7 +335,9 @@ fn validate(v: mcp_threatscan::Validator, text: &str, min_entropy: Option<f64>) 
         Iban => mcp_threatscan::iban(text),
         UsSsn => mcp_threatscan::us_ssn(text),
         Entropy => mcp_threatscan::shannon_entropy(text) >= min_entropy.unwrap_or(0.0),
-        Secret => mcp_threatscan::shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !mcp_threatscan::code_name(text),
+        Secret => {
+            mcp_threatscan::shannon_entropy(text) >= min_entropy.unwrap_or(0.0) && !mcp_threatscan::code_name(text)
+        }
     }
 }
 

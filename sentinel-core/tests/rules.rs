@@ -100,7 +100,8 @@ fn embedded_examples_fire_as_the_reference_says() {
             let decoys = format!("{first} {} ", spec.keywords.join(" ")).repeat(2);
             for (before, after) in [(1, 0), (3, 3)] {
                 let prompt = format!("{}{decoys}\n{text}\n{}", prose.repeat(before), prose.repeat(after));
-                let event = mcp_threatscan::Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
+                let event =
+                    mcp_threatscan::Event { tool: "notes".into(), prompt: prompt.clone(), ..Default::default() };
                 let got =
                     engine.scan(&event).findings.iter().any(|f| *f.rule == *rule.id() && f.field == Field::Prompt);
                 let expected = reference.fired(&prompt).contains(rule.id());

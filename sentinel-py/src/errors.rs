@@ -13,10 +13,10 @@
 //! | `PinError` | `PinsError` | `path` |
 //! | a panic inside the core (a bug) | `SentinelError` | |
 
+use mcp_threatscan::{BuildError, ErrorKind, PinError, Verdict};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use mcp_threatscan::{BuildError, ErrorKind, PinError, Verdict};
 use std::any::Any;
 
 /// Instantiates `mcp_threatscan._errors.<class>(message, **attributes)` as a `PyErr`.

@@ -12,9 +12,9 @@
 //! `TypeError`, raised by the caller; what is inside it being wrong is an `EventError`.
 
 use crate::errors::EventProblem;
+use mcp_threatscan::{Engine, EventError, Verdict};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use mcp_threatscan::{Engine, EventError, Verdict};
 use serde_json::{Map, Number, Value};
 use std::fmt::Write as _;
 

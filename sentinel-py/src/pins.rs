@@ -2,8 +2,8 @@
 //! between threads and passed to `Engine.scan_message(..., pins=...)`.
 
 use crate::errors::pins_error;
-use pyo3::prelude::*;
 use mcp_threatscan::ToolPins;
+use pyo3::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 

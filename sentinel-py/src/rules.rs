@@ -2,8 +2,8 @@
 //! `RuleInfo` describes it.
 
 use crate::output::to_py;
-use pyo3::prelude::*;
 use mcp_threatscan::{RuleInfo, RuleSpec};
+use pyo3::prelude::*;
 use serde_json::Value;
 
 /// One rule of the engine's catalogue: the rule as written in its pack, and what the engine

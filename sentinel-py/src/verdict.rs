@@ -3,9 +3,9 @@
 //! NDJSON output, without its `index` and `line`).
 
 use crate::output::{serde_to_json, serde_to_py, to_py};
+use mcp_threatscan::{Finding, MessageInfo, Verdict};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use mcp_threatscan::{Finding, MessageInfo, Verdict};
 use std::fmt::Write as _;
 
 /// What a scan decided: the action, the highest severity and the findings.
