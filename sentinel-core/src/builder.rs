@@ -8,7 +8,8 @@ use crate::error::{BuildError, Kind};
 use crate::packs::{self, BUILTIN_PACKS, POLICY_PACK};
 use crate::plan;
 use crate::rule::{Pack, SourcedRule};
-use std::collections::HashMap;
+use crate::stored_plan;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -76,7 +77,8 @@ impl EngineBuilder {
         let (detectors, detector_index) = detectors(&config, custom)?;
         let (parsed, trusted) = parse_packs(builtin, &detectors, packs)?;
         let merged = packs::merge(&parsed, &detectors)?;
-        let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted)?;
+        let stored = if builtin { stored_plan::stored() } else { None };
+        let (rules, matchers) = plan::plan(merged, &detectors, &detector_index, trusted, stored, &mut BTreeMap::new())?;
         let rule_index: HashMap<Arc<str>, u32> =
             rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         let checkers = |hook: fn(&DetectorEntry) -> bool| {
@@ -198,4 +200,17 @@ fn parse_packs(
 
     let trusted = parsed.iter().take(1 + if builtin { BUILTIN_PACKS.len() } else { 0 }).map(|p| p.rules.len()).sum();
     Ok((parsed, trusted))
+}
+
+/// The gates of the built-in packs' rules planned afresh, every detector enabled (for the test
+/// that holds the stored plan to them).
+#[cfg(test)]
+pub(crate) fn fresh_builtin_plan() -> BTreeMap<String, plan::GatePlan> {
+    let config = Config { profile: crate::Profile::All, ..Config::default() };
+    let (detectors, index) = detectors(&config, Vec::new()).expect("the built-in detectors");
+    let (parsed, trusted) = parse_packs(true, &detectors, Vec::new()).expect("the built-in packs parse");
+    let merged = packs::merge(&parsed, &detectors).expect("the built-in packs merge");
+    let mut fresh = BTreeMap::new();
+    plan::plan(merged, &detectors, &index, trusted, None, &mut fresh).expect("the built-in packs plan");
+    fresh
 }

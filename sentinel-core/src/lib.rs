@@ -69,6 +69,7 @@ mod scan;
 mod scratch;
 mod session;
 mod severity;
+mod stored_plan;
 mod validate;
 mod verdict;
 mod verify;

@@ -19,9 +19,11 @@ use crate::packs::Merged;
 use crate::pattern;
 use crate::required::{self, implies, Literals, Set};
 use crate::rule::{ScopeMask, SourcedRule};
+use crate::stored_plan::StoredPlan;
 use regex_automata::hybrid;
 use regex_syntax::hir::{Hir, HirKind};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wildmatch::WildMatch;
 
@@ -135,11 +137,16 @@ pub(crate) struct Planner<'o> {
 /// The compiled rules and the shared matchers of a merged catalogue. The regexes of the first
 /// `trusted` rules (the packs compiled into the crate) are compiled on first use; any other's
 /// now, so that one over the limits fails the build, naming it.
+///
+/// A trusted rule's gate is taken from `stored` when it has one; the gates planned here for
+/// trusted rules are added to `fresh`.
 pub(crate) fn plan(
     merged: Merged,
     detectors: &[DetectorEntry],
     detector_index: &HashMap<String, usize>,
     trusted: usize,
+    stored: Option<&StoredPlan>,
+    fresh: &mut BTreeMap<String, GatePlan>,
 ) -> Result<(Vec<CompiledRule>, Matchers), BuildError> {
     let Merged { specs, disabled, emitted } = merged;
     let ordinary = ORDINARY_TEXT.to_ascii_lowercase();
@@ -223,7 +230,18 @@ pub(crate) fn plan(
                 .collect();
             let mut bounded = spec.word_boundary;
             if let (Some(c), Some(_)) = (&compiled, regex) {
-                (required, anchor) = planner.gate(rule_index, &c.hir, &mut anchors, &mut bounded);
+                let computed;
+                let plan = match stored.filter(|_| i < trusted).and_then(|s| s.rules.get(&spec.id)) {
+                    Some(plan) => plan,
+                    None => {
+                        computed = planner.gate_plan(&c.hir, &anchors, bounded);
+                        if i < trusted {
+                            fresh.insert(spec.id.clone(), computed.clone());
+                        }
+                        &computed
+                    }
+                };
+                (required, anchor) = planner.apply(rule_index, &c.hir, plan, &mut anchors, &mut bounded);
             }
             for anchor in anchors {
                 keywords.push(anchor);
@@ -297,30 +315,24 @@ pub(crate) fn plan(
 }
 
 impl Planner<'_> {
-    /// Plans a keyword-gated rule `r` with regex `hir`: which of its keywords (`anchors`) or
-    /// derived literals open its windows, which clauses of required literals must also have
-    /// been seen, and where its matches can begin.
-    fn gate(
-        &mut self,
-        r: u32,
-        hir: &Hir,
-        anchors: &mut Vec<Vec<u8>>,
-        bounded: &mut bool,
-    ) -> (Required, Option<Anchor>) {
-        let mut required = Required::default();
-        let mut anchor = None;
+    /// Plans a keyword-gated rule with regex `hir` and keywords `anchors` (whole words when
+    /// `bounded`): which of its keywords or derived literals open its windows, which clauses
+    /// of required literals must also have been seen, and where its matches can begin. Data
+    /// only; [`Planner::apply`] registers it.
+    fn gate_plan(&mut self, hir: &Hir, anchors: &[Vec<u8>], bounded: bool) -> GatePlan {
         // A gated rule's regex cannot match without one literal of each derived
         // clause. The rarest of the keywords and those clauses on ordinary text
         // anchors the windows; the other clauses that are rare there gate the regex.
         let mut derived = self.literals.clauses(hir, MAX_CLAUSES + 1);
-        let heat = keyword_hits(self.ordinary, anchors, *bounded);
+        let heat = keyword_hits(self.ordinary, anchors, bounded);
+        let mut replaced = None;
         if derived.first().is_some_and(|best| self.literals.hits(best) < heat) {
-            *anchors = derived.remove(0);
-            *bounded = false;
+            replaced = Some(derived.remove(0));
         }
         // A clause an anchor hit already implies (every anchor, ASCII-lowercased as
         // clauses are, contains one of its literals) gates nothing more.
-        let lowered: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let lowered: Vec<Vec<u8>> =
+            replaced.as_deref().unwrap_or(anchors).iter().map(|a| a.to_ascii_lowercase()).collect();
         let useful = |literals: &mut Literals<'_>, clause: &Set| {
             literals.hits(clause) <= MAX_REQUIRED_HITS && !implies(&lowered, clause)
         };
@@ -348,17 +360,6 @@ impl Planner<'_> {
                 break;
             }
         }
-        let mut bit = 0u8;
-        let mut register = |clause: Set| {
-            for lit in clause {
-                self.derived_by.entry(lit).or_default().clauses.push((r, bit));
-            }
-            let mask = 1u32 << bit;
-            bit += 1;
-            mask
-        };
-        required.all = all.into_iter().map(&mut register).fold(0, |m, b| m | b);
-        required.any = any.into_iter().map(|own| own.into_iter().map(&mut register).fold(0, |m, b| m | b)).collect();
         // Where the rule's matches can begin, when that is a few short literals not
         // too common in ordinary text (the longest cut that gives such a set).
         // (Their hits in the ordinary text, the set.) Of a concatenation of parts,
@@ -368,29 +369,27 @@ impl Planner<'_> {
             let hits = self.literals.hits(&s);
             (s.iter().all(|l| l.len() >= MIN_START_LEN) && hits <= MAX_START_HITS).then_some((hits, s))
         };
-        let mut found = starts_of(std::slice::from_ref(hir)).map(|(_, s)| {
-            self.tails.push(Deferred::new(hir.clone(), forward_tail));
-            (s, Anchor::Start { tail: self.tails.len() - 1 })
-        });
+        let mut anchor =
+            starts_of(std::slice::from_ref(hir)).map(|(_, starts)| AnchorPlan::Start { starts: lits(starts) });
         // Else the tail after the shortest bounded head that has such literals.
-        if let (None, HirKind::Concat(parts)) = (&found, hir.kind()) {
+        if let (None, HirKind::Concat(parts)) = (&anchor, hir.kind()) {
             for at in 1..parts.len() {
                 let head = Hir::concat(parts[..at].to_vec());
                 let Some(reach) = head.properties().maximum_len().filter(|&n| n <= MAX_HEAD) else {
                     break;
                 };
-                if let Some((_, s)) = starts_of(&parts[at..]) {
-                    found = Some((s, Anchor::Tail { tail: self.tails.len(), reach: reach as u32 }));
-                    self.tails.push(Deferred::new(Hir::concat(parts[at..].to_vec()), forward_tail));
+                if let Some((_, starts)) = starts_of(&parts[at..]) {
+                    anchor = Some(AnchorPlan::Tail { at, reach: reach as u32, starts: lits(starts) });
                     break;
                 }
             }
         }
         // Else, when every branch of the pattern has a tail that begins with such
         // literals after a head of any length, the branches (`Anchor::Inner`), each
-        // cut where its tail's literals are rarest in the ordinary text.
-        let mut cuts = Vec::new();
-        if found.is_none() {
+        // cut where its tail's literals are rarest in the ordinary text. Heads that count
+        // far leave the rule scanning its windows.
+        if anchor.is_none() {
+            let mut cuts = Vec::new();
             for branch in branches_of(hir) {
                 let parts = parts_of(branch);
                 let best = (0..parts.len())
@@ -400,51 +399,154 @@ impl Planner<'_> {
                     cuts.clear();
                     break;
                 };
-                cuts.push((parts, at, s, Hir::concat(parts[at..].to_vec())));
+                if at > 0 && counts_far(&Hir::concat(parts[..at].to_vec())) {
+                    cuts.clear();
+                    break;
+                }
+                cuts.push((at, lits(s)));
+            }
+            if !cuts.is_empty() {
+                anchor = Some(AnchorPlan::Inner { branches: cuts });
             }
         }
-        if let Some((starts, a)) = found {
-            for lit in starts {
-                self.derived_by.entry(lit).or_default().starts.push(r);
+        GatePlan {
+            anchors: replaced.map(lits),
+            all: all.into_iter().map(lits).collect(),
+            any: any.into_iter().map(|own| own.into_iter().map(lits).collect()).collect(),
+            anchor,
+        }
+    }
+
+    /// Registers a rule's plan: its clauses and start literals in the derived literals, its
+    /// anchor automata (tails and heads of `hir`, compiled on first use). Returns what the
+    /// rule keeps; `anchors` and `bounded` become the plan's when it replaced the keywords.
+    fn apply(
+        &mut self,
+        r: u32,
+        hir: &Hir,
+        plan: &GatePlan,
+        anchors: &mut Vec<Vec<u8>>,
+        bounded: &mut bool,
+    ) -> (Required, Option<Anchor>) {
+        if let Some(replaced) = &plan.anchors {
+            *anchors = replaced.iter().map(|l| l.0.clone()).collect();
+            *bounded = false;
+        }
+        let mut bit = 0u8;
+        let mut register = |clause: &Lits| {
+            for lit in clause {
+                self.derived_by.entry(lit.0.clone()).or_default().clauses.push((r, bit));
             }
-            anchor = Some(a);
-        } else if !cuts.is_empty() {
-            // Heads that count far leave the rule scanning its windows.
-            let built: Option<Vec<_>> = cuts
-                .into_iter()
-                .map(|(parts, at, s, tail)| {
-                    let head = match at {
-                        0 => None,
-                        _ => {
-                            let head = Hir::concat(parts[..at].to_vec());
-                            if counts_far(&head) {
-                                return None;
-                            }
-                            Some(Deferred::new(head, reverse_head))
-                        }
-                    };
-                    Some((head, Deferred::new(tail, forward_tail), s))
-                })
-                .collect();
-            if let Some(built) = built {
-                for (head, tail, s) in built {
-                    let branch = self.inner.len() as u32;
-                    self.inner.push(InnerBranch {
-                        head: head.map(|h| {
-                            self.heads.push(h);
-                            self.heads.len() - 1
-                        }),
-                        tail: self.tails.len(),
+            let mask = 1u32 << bit;
+            bit += 1;
+            mask
+        };
+        let all = plan.all.iter().map(&mut register).fold(0, |m, b| m | b);
+        let any = plan.any.iter().map(|own| own.iter().map(&mut register).fold(0, |m, b| m | b)).collect();
+        let required = Required { all, any };
+        let anchor = match &plan.anchor {
+            None => None,
+            Some(AnchorPlan::Start { starts }) => {
+                self.tails.push(Deferred::new(hir.clone(), forward_tail));
+                for lit in starts {
+                    self.derived_by.entry(lit.0.clone()).or_default().starts.push(r);
+                }
+                Some(Anchor::Start { tail: self.tails.len() - 1 })
+            }
+            Some(AnchorPlan::Tail { at, reach, starts }) => {
+                let parts = parts_of(hir);
+                self.tails.push(Deferred::new(Hir::concat(parts[*at..].to_vec()), forward_tail));
+                for lit in starts {
+                    self.derived_by.entry(lit.0.clone()).or_default().starts.push(r);
+                }
+                Some(Anchor::Tail { tail: self.tails.len() - 1, reach: *reach })
+            }
+            Some(AnchorPlan::Inner { branches }) => {
+                for (branch, (at, starts)) in branches_of(hir).iter().zip(branches) {
+                    let parts = parts_of(branch);
+                    let head = (*at > 0).then(|| {
+                        self.heads.push(Deferred::new(Hir::concat(parts[..*at].to_vec()), reverse_head));
+                        self.heads.len() - 1
                     });
-                    self.tails.push(tail);
-                    for lit in s {
-                        self.derived_by.entry(lit).or_default().inner.push((r, branch));
+                    let b = self.inner.len() as u32;
+                    self.inner.push(InnerBranch { head, tail: self.tails.len() });
+                    self.tails.push(Deferred::new(Hir::concat(parts[*at..].to_vec()), forward_tail));
+                    for lit in starts {
+                        self.derived_by.entry(lit.0.clone()).or_default().inner.push((r, b));
                     }
                 }
-                anchor = Some(Anchor::Inner);
+                Some(Anchor::Inner)
             }
-        }
+        };
         (required, anchor)
+    }
+}
+
+/// What planning decided for one keyword-gated rule (`Planner::gate_plan`): data only, so
+/// that the built-in pack's is computed once and stored with the crate (`stored_plan.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GatePlan {
+    /// The clause of derived literals that opens the rule's windows instead of its keywords
+    /// (rarer on ordinary text), matched as substrings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) anchors: Option<Lits>,
+    /// The clauses of required literals every match satisfies (a bit each, from 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) all: Vec<Lits>,
+    /// Per branch of the first alternation every match goes through, its own clauses (bits
+    /// after those of `all`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) any: Vec<Vec<Lits>>,
+    /// Where the rule's matches can begin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) anchor: Option<AnchorPlan>,
+}
+
+/// Where a rule's matches begin (`Anchor`), as planned: cuts of its pattern and the literals
+/// that start them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AnchorPlan {
+    /// The whole pattern begins with `starts`.
+    Start { starts: Lits },
+    /// The pattern's parts from `at` on begin with `starts`, after a head of at most `reach`
+    /// bytes.
+    Tail { at: usize, reach: u32, starts: Lits },
+    /// Each branch of the pattern, cut at its part `at`: the tail begins with its literals.
+    Inner { branches: Vec<(usize, Lits)> },
+}
+
+/// A literal of a plan: bytes (a cut may end inside a character), stored as hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lit(pub(crate) Vec<u8>);
+
+/// A set of literals, one of which is there (a clause), or where matches begin.
+pub(crate) type Lits = Vec<Lit>;
+
+fn lits(set: Set) -> Lits {
+    set.into_iter().map(Lit).collect()
+}
+
+impl Serialize for Lit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&hex)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hex = String::deserialize(d)?;
+        let bytes = hex.as_bytes();
+        if bytes.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("a literal is an even number of hex digits"));
+        }
+        bytes
+            .chunks(2)
+            .map(|pair| std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .map(Lit)
+            .ok_or_else(|| serde::de::Error::custom("a literal is hex digits"))
     }
 }
 
