@@ -205,7 +205,7 @@ fn parse_packs(
 /// The gates of the built-in packs' rules planned afresh, every detector enabled (for the test
 /// that holds the stored plan to them).
 #[cfg(test)]
-pub(crate) fn fresh_builtin_plan() -> BTreeMap<String, plan::GatePlan> {
+pub(crate) fn fresh_builtin_plan() -> BTreeMap<String, crate::gate::GatePlan> {
     let config = Config { profile: crate::Profile::All, ..Config::default() };
     let (detectors, index) = detectors(&config, Vec::new()).expect("the built-in detectors");
     let (parsed, trusted) = parse_packs(true, &detectors, Vec::new()).expect("the built-in packs parse");

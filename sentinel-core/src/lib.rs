@@ -52,6 +52,7 @@ mod error;
 mod event;
 mod findings;
 pub mod framing;
+mod gate;
 pub mod input;
 mod json;
 mod keywords;

@@ -125,3 +125,8 @@ pub(crate) fn merge(parsed: &[Pack], detectors: &[DetectorEntry]) -> Result<Merg
     }
     Ok(Merged { specs, disabled, emitted })
 }
+
+/// Ordinary text (prose, code, SQL, logs, JSON, a table, an e-mail) to learn how often
+/// literals occur in traffic: which of a rule's keywords and required literals gates its
+/// regex, which clauses are rare enough to gate it too, and which start literals to anchor on.
+pub(crate) const ORDINARY_TEXT: &str = include_str!("ordinary.txt");

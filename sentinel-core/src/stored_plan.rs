@@ -9,8 +9,8 @@
 //! otherwise, and for every user pack, it plans at build as before. A test holds the stored
 //! plan equal to a fresh one (`SENTINEL_UPDATE_PLAN=1` rewrites it).
 
-use crate::packs::{BUILTIN_PACKS, POLICY_PACK};
-use crate::plan::{GatePlan, ORDINARY_TEXT};
+use crate::gate::GatePlan;
+use crate::packs::{BUILTIN_PACKS, ORDINARY_TEXT, POLICY_PACK};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
