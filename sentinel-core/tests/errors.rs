@@ -276,3 +276,65 @@ fn config_errors_name_the_problem() {
     let err = Engine::builder().config(config).build().unwrap_err();
     assert!(err.to_string().contains("unknown detector \"SEC-77\""), "{err}");
 }
+
+#[test]
+fn each_option_is_set_by_name_and_a_bad_value_names_it() {
+    use mcp_threatscan::{Config, ErrorKind, Profile, Severity};
+    use serde_json::json;
+    let mut config = Config::default();
+    let good = [
+        ("profile", json!("all")),
+        ("fail_mode", json!("fail_open")),
+        ("actions", json!({"medium": "block", "low": "warn"})),
+        ("max_scan_bytes", json!(4096)),
+        ("max_prompt_chars", json!(10)),
+        ("max_response_chars", json!(20)),
+        ("scan_mimes", json!([" Text/ ", "application/json"])),
+        ("max_json_depth", json!(1)),
+        ("tools", json!({"deny": ["drop_*"]})),
+        ("detectors", json!({"SEC-43": {"enabled": false}})),
+    ];
+    eqnice!(Config::OPTIONS.len(), good.len(), "every option is exercised");
+    for (name, value) in &good {
+        assert!(Config::OPTIONS.contains(name), "{name}");
+        config.set_option(name, value).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    eqnice!(Profile::All, config.profile);
+    eqnice!(FailMode::Open, config.fail_mode);
+    eqnice!(Action::Block, config.actions.action_for(Severity::Medium));
+    eqnice!(
+        (4096, 10, 20, 1),
+        (
+            config.limits.max_scan_bytes,
+            config.limits.max_prompt_chars,
+            config.limits.max_response_chars,
+            config.mcp.max_json_depth
+        )
+    );
+    eqnice!(vec!["text/".to_string(), "application/json".to_string()], config.mcp.scan_mimes);
+    eqnice!(vec!["drop_*".to_string()], config.tools.deny);
+    // The configuration set by name builds and acts.
+    let engine = Engine::builder().config(config).build().unwrap();
+    let e = Event { tool: "drop_table".into(), ..Event::default() };
+    assert!(engine.scan(&e).has_rule("DT-002"));
+    let bad = [
+        ("profile", json!("strict")),
+        ("profile", json!(1)),
+        ("fail_mode", json!("maybe")),
+        ("actions", json!({"severe": "block"})),
+        ("actions", json!({"high": "nuke"})),
+        ("actions", json!("block")),
+        ("max_scan_bytes", json!(-1)),
+        ("max_json_depth", json!(1.5)),
+        ("scan_mimes", json!("text/")),
+        ("tools", json!({"block": ["x"]})),
+        ("detectors", json!({"SEC-01": {"severity_floor": "huge"}})),
+        ("max_scan_byte", json!(1)),
+    ];
+    for (name, value) in &bad {
+        let err = Config::default().set_option(name, value).expect_err(name);
+        eqnice!(ErrorKind::Config, err.kind(), "{name}: {err}");
+        eqnice!(Some(*name), err.option(), "{err}");
+        assert!(err.to_string().starts_with(&format!("{name}: ")), "{err}");
+    }
+}
