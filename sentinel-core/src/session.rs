@@ -82,6 +82,18 @@ impl Peer {
     }
 }
 
+impl std::str::FromStr for Peer {
+    type Err = crate::ParseEnumError;
+    /// `client` (or `host`) and `server`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "client" | "host" => Ok(Peer::Client),
+            "server" => Ok(Peer::Server),
+            _ => Err(crate::ParseEnumError::new("peer", s, "client, server")),
+        }
+    }
+}
+
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -304,7 +316,9 @@ impl Session {
         }
     }
 
-    fn scan_parsed(&self, from: Peer, message: &Value, duplicates: &[DuplicateKey]) -> Verdict {
+    /// [`Session::scan`] of a message parsed with [`crate::parse_json`]: `duplicates` are the
+    /// values its duplicated keys shadowed, each scanned too.
+    pub fn scan_parsed(&self, from: Peer, message: &Value, duplicates: &[DuplicateKey]) -> Verdict {
         let mut scratch = self.engine.pool.get();
         let Value::Array(batch) = message else {
             return self.step(&mut scratch, from, message, duplicates).clone();

@@ -142,3 +142,13 @@ fn text_that_is_not_json_gets_the_fail_mode_verdict() {
     let v = session.scan_json(Peer::Server, text.as_bytes());
     assert!(v.has_rule("SYS-003") && v.is_blocked(), "{:?}", v.findings);
 }
+
+#[test]
+fn peers_are_named_client_or_server() {
+    use std::str::FromStr;
+    eqnice!(Ok(Peer::Client), Peer::from_str(" Client").map_err(|e| e.to_string()));
+    eqnice!(Ok(Peer::Client), Peer::from_str("host").map_err(|e| e.to_string()));
+    eqnice!(Ok(Peer::Server), Peer::from_str("server").map_err(|e| e.to_string()));
+    assert!(Peer::from_str("proxy").is_err());
+    eqnice!(Peer::Server, Peer::Client.other());
+}

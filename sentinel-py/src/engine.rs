@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 /// What to do with input that cannot be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OnError {
+pub(crate) enum OnError {
     /// Raise `EventError` (the default).
     Raise,
     /// Return the engine's fail-mode verdict (a `SYS-001` finding; blocked under
@@ -28,7 +28,7 @@ enum OnError {
 }
 
 impl OnError {
-    fn parse(s: &str) -> PyResult<OnError> {
+    pub(crate) fn parse(s: &str) -> PyResult<OnError> {
         match s {
             "raise" => Ok(OnError::Raise),
             "verdict" => Ok(OnError::Verdict),
@@ -38,14 +38,14 @@ impl OnError {
 }
 
 /// Input converted under the GIL, ready to be parsed and scanned without it.
-enum Ready {
+pub(crate) enum Ready {
     Text(Vec<u8>),
     Value(Value),
     Bad(BadInput),
 }
 
 impl Ready {
-    fn from_raw(raw: Raw<'_>) -> Ready {
+    pub(crate) fn from_raw(raw: Raw<'_>) -> Ready {
         match raw {
             Raw::Text(bytes) => Ready::Text(bytes),
             Raw::Data(obj) => match to_value(&obj) {
@@ -65,9 +65,27 @@ impl Ready {
     }
 }
 
+/// A message scanned (`Ok(Ok)`), unreadable (`Ok(Err)`: why, and its fail-mode verdict) or
+/// a panic caught (`Err`).
+pub(crate) type MessageResult = std::thread::Result<Result<Verdict, Box<(BadInput, Verdict)>>>;
+
+/// What a message scan gives Python: the verdict; for an unreadable message `EventError` (with
+/// the fail-mode verdict) or, with `errors="verdict"`, that verdict; a `SentinelError` for a
+/// panic.
+pub(crate) fn message_outcome(py: Python<'_>, result: MessageResult, on_error: OnError) -> PyResult<PyVerdict> {
+    match result {
+        Ok(Ok(verdict)) => Ok(PyVerdict::from(verdict)),
+        Ok(Err(failed)) => match on_error {
+            OnError::Raise => Err(event_error(py, &failed.0.problem(None), failed.1)),
+            OnError::Verdict => Ok(PyVerdict::from(failed.1)),
+        },
+        Err(payload) => Err(panic_error(py, payload)),
+    }
+}
+
 /// Runs `f`, turning a panic into a `SentinelError` (the core does not panic on any input;
 /// this boundary keeps a bug from surfacing as `PanicException`).
-fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+pub(crate) fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => Err(panic_error(py, payload)),
@@ -80,7 +98,7 @@ fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 /// scan with it from any number of threads: every scan releases the GIL.
 #[pyclass(frozen, name = "Engine", module = "mcp_threatscan")]
 pub struct PyEngine {
-    engine: Engine,
+    pub(crate) engine: Engine,
 }
 
 impl PyEngine {
@@ -394,14 +412,7 @@ impl PyEngine {
                     }
                 }))
             });
-            match result {
-                Ok(Ok(verdict)) => Ok(PyVerdict::from(verdict)),
-                Ok(Err(failed)) => match on_error {
-                    OnError::Raise => Err(event_error(py, &failed.0.problem(None), failed.1)),
-                    OnError::Verdict => Ok(PyVerdict::from(failed.1)),
-                },
-                Err(payload) => Err(panic_error(py, payload)),
-            }
+            message_outcome(py, result, on_error)
         })
     }
 

@@ -21,8 +21,8 @@
 //!
 //! Modules: [`engine`] (the `Engine` class and its options), [`input`] (Python objects to
 //! events and JSON), [`output`] (JSON values to Python objects), [`verdict`] (`Verdict`,
-//! `Finding`, `MessageInfo`), [`rules`] (`Rule`), [`pins`] (`ToolPins`), [`errors`] (exception
-//! mapping).
+//! `Finding`, `MessageInfo`), [`rules`] (`Rule`), [`pins`] (`ToolPins`), [`session`]
+//! (`Session`), [`errors`] (exception mapping).
 
 use pyo3::prelude::*;
 
@@ -32,6 +32,7 @@ pub mod input;
 pub mod output;
 pub mod pins;
 pub mod rules;
+pub mod session;
 pub mod verdict;
 
 /// The native module `mcp_threatscan._sentinel`; `mcp_threatscan` re-exports its classes.
@@ -48,6 +49,7 @@ fn sentinel_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verdict::PyMessageInfo>()?;
     m.add_class::<rules::PyRule>()?;
     m.add_class::<pins::PyToolPins>()?;
+    m.add_class::<session::PySession>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

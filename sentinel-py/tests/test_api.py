@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import mcp_threatscan
-from mcp_threatscan import Engine, Finding, MessageInfo, Rule, RuleError, ToolPins, Verdict
+from mcp_threatscan import Engine, Finding, MessageInfo, Rule, RuleError, Session, ToolPins, Verdict
 
 from _support import ACME_RULE, event
 
@@ -22,7 +22,7 @@ def test_exports_and_version() -> None:
     for name in mcp_threatscan.__all__:
         assert hasattr(mcp_threatscan, name), name
     assert mcp_threatscan.__version__ == "0.1.0"
-    for cls in (Engine, Verdict, Finding, MessageInfo, Rule, ToolPins):
+    for cls in (Engine, Verdict, Finding, MessageInfo, Rule, ToolPins, Session):
         assert cls.__module__ == "mcp_threatscan"
         assert cls.__doc__, cls
 

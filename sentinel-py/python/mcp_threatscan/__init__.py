@@ -14,13 +14,13 @@ engine (Rust) behind a thin binding: same rules, same verdicts as the ``sentinel
     ('block', 'DT-001')
 
 ``Engine.scan`` takes an event (a dict, or JSON text); ``Engine.scan_message`` an MCP
-JSON-RPC message; ``Engine.scan_many`` a batch, scanned in parallel. Every scan releases the
-GIL. Errors are ``SentinelError`` subclasses: ``RuleError``, ``ConfigError``, ``EventError``,
+JSON-RPC message; ``Engine.scan_many`` a batch, scanned in parallel; ``Session.scan`` a message
+of a relayed connection, knowing the request a response answers. Every scan releases the GIL. Errors are ``SentinelError`` subclasses: ``RuleError``, ``ConfigError``, ``EventError``,
 ``PinsError``.
 """
 
 from ._errors import ConfigError, EventError, PinsError, Position, RuleError, SentinelError
-from ._sentinel import Engine, Finding, MessageInfo, Rule, ToolPins, Verdict, __version__
+from ._sentinel import Engine, Finding, MessageInfo, Rule, Session, ToolPins, Verdict, __version__
 
 __all__ = [
     "Engine",
@@ -29,6 +29,7 @@ __all__ = [
     "MessageInfo",
     "Rule",
     "ToolPins",
+    "Session",
     "SentinelError",
     "ConfigError",
     "RuleError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union, final
 
-__all__ = ["Engine", "Verdict", "Finding", "MessageInfo", "Rule", "ToolPins", "__version__"]
+__all__ = ["Engine", "Verdict", "Finding", "MessageInfo", "Rule", "ToolPins", "Session", "__version__"]
 
 __version__: str
 
@@ -296,3 +296,17 @@ class ToolPins:
     @property
     def dirty(self) -> bool:
         """True when pins changed since the last load or save."""
+
+@final
+class Session:
+    """One MCP connection a host or gateway relays: pending requests, the server, its pins."""
+
+    def __new__(cls, engine: Engine, server: str, *, pins: Optional[ToolPins] = None, named: bool = False) -> Session:
+        """A session for ``server`` (its name until it reports its own, unless ``named``)."""
+    def scan(self, message: _Message, sender: Literal["client", "server"], *, errors: _Errors = "raise") -> Verdict:
+        """Scans a message sent by ``sender`` in the context of the exchange."""
+    @property
+    def server(self) -> str:
+        """The server's identity now."""
+    def pending(self, sender: Literal["client", "server"]) -> int:
+        """How many requests ``sender`` sent that await an answer."""
