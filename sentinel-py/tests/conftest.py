@@ -1,4 +1,4 @@
-"""Shared fixtures: one engine per session (a build takes about a second), the repository
+"""Shared fixtures: one engine per session (a build takes about 0.3 s), the repository
 paths, and the `sentinel` binary for the round-trip tests."""
 
 from __future__ import annotations
