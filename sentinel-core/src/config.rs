@@ -269,14 +269,7 @@ impl Config {
     pub fn set_option(&mut self, name: &str, value: &serde_json::Value) -> Result<(), BuildError> {
         use serde_json::Value;
         let err = |message: String| BuildError::new(Kind::Option { name: name.to_string(), message });
-        let kind = |v: &Value| match v {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "a list",
-            Value::Object(_) => "an object",
-        };
+        let kind = crate::event::json_type;
         let string =
             |v: &Value| v.as_str().map(str::to_string).ok_or_else(|| err(format!("must be a string, not {}", kind(v))));
         let count = |v: &Value| {

@@ -39,7 +39,6 @@ use crate::json::{self, DuplicateKey};
 use crate::message::{Direction, MessageContext, MessageInfo};
 use crate::pins::ToolPins;
 use crate::scratch::Scratch;
-use crate::severity::Action;
 use crate::verdict::Verdict;
 use crate::Engine;
 use serde_json::Value;
@@ -144,6 +143,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A message's id, unless it has none or it is null.
 fn message_id(message: &Value) -> Option<&Value> {
     message.get("id").filter(|id| !id.is_null())
+}
+
+/// The element index a path into a batch begins with (`[3].result…`), and the path inside
+/// that element (`result…`).
+fn split_index(path: &str) -> Option<(usize, &str)> {
+    let (index, rest) = path.strip_prefix('[')?.split_once(']')?;
+    Some((index.parse().ok()?, rest.strip_prefix('.').unwrap_or(rest)))
+}
+
+/// A path inside element `i` of a batch, as a path into the batch (as the engine writes paths:
+/// `[i].key`, `[i]["a key"]`, `[i][0]`).
+fn in_element(i: usize, path: &str) -> String {
+    match path {
+        "" => format!("[{i}]"),
+        p if p.starts_with('[') => format!("[{i}]{p}"),
+        p => format!("[{i}].{p}"),
+    }
 }
 
 /// A response: an object with a `result` or an `error` and no method.
@@ -326,38 +342,32 @@ impl Session {
         if batch.is_empty() {
             return self.step(&mut scratch, from, message, duplicates).clone();
         }
-        let mut verdict: Option<Verdict> = None;
-        for (i, element) in batch.iter().enumerate() {
-            let prefix = format!("[{i}]");
-            let inside: Vec<DuplicateKey> = duplicates
-                .iter()
-                .filter_map(|d| {
-                    let rest = d.path.strip_prefix(&prefix)?;
-                    let rest = rest.strip_prefix('.').unwrap_or(rest);
-                    Some(DuplicateKey { path: rest.to_string(), value: d.value.clone() })
-                })
-                .collect();
-            let one = self.step(&mut scratch, from, element, &inside);
-            let whole = verdict.get_or_insert_with(|| {
-                let mut v = one.clone();
-                v.findings.clear();
-                v.action = Action::Allow;
-                v.severity = None;
-                v.message = Some(MessageInfo {
-                    direction: one.message.as_ref().map_or_else(Default::default, |m| m.direction),
-                    ..MessageInfo::default()
-                });
-                v
-            });
-            whole.action = whole.action.max(one.action);
-            whole.severity = whole.severity.max(one.severity);
-            for f in &one.findings {
-                let mut f = f.clone();
-                f.path = if f.path.is_empty() { prefix.clone() } else { format!("{prefix}.{}", f.path) };
-                whole.findings.push(f);
-            }
+        // Each element's duplicated keys, their paths made relative to it: one pass, whatever
+        // the number of elements and duplicates.
+        let mut inside: Vec<Vec<DuplicateKey>> = vec![Vec::new(); batch.len()];
+        for d in duplicates {
+            // (A path outside every element cannot come from the parser; it is scanned with the
+            // first element rather than lost.)
+            let (index, rest) = split_index(&d.path).filter(|&(i, _)| i < batch.len()).unwrap_or((0, d.path.as_str()));
+            inside[index].push(DuplicateKey { path: rest.to_string(), value: d.value.clone() });
         }
-        verdict.unwrap_or_default()
+        let mut verdict = Verdict::default();
+        for (i, (element, duplicates)) in batch.iter().zip(&inside).enumerate() {
+            let one = self.step(&mut scratch, from, element, duplicates);
+            if i == 0 {
+                verdict.context.clone_from(&one.context);
+                let direction = one.message.as_ref().map_or_else(Default::default, |m| m.direction);
+                verdict.message = Some(MessageInfo { direction, ..MessageInfo::default() });
+            }
+            verdict.action = verdict.action.max(one.action);
+            verdict.severity = verdict.severity.max(one.severity);
+            verdict.findings.extend(one.findings.iter().map(|f| {
+                let mut f = f.clone();
+                f.path = in_element(i, &f.path);
+                f
+            }));
+        }
+        verdict
     }
 
     /// One message: resolve, scan, identify, remember.
@@ -379,5 +389,25 @@ impl Session {
             }
         }
         verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_into_and_out_of_batch_elements() {
+        for (i, inner, whole) in [
+            (0, "", "[0]"),
+            (3, "result.content[0].text", "[3].result.content[0].text"),
+            (12, r#"["a key"].x"#, r#"[12]["a key"].x"#),
+            (1, "[2]", "[1][2]"),
+        ] {
+            assert_eq!(in_element(i, inner), whole);
+            assert_eq!(split_index(whole), Some((i, inner)));
+        }
+        assert_eq!(split_index("result.x"), None);
+        assert_eq!(split_index("[x].y"), None);
     }
 }

@@ -152,3 +152,23 @@ fn peers_are_named_client_or_server() {
     assert!(Peer::from_str("proxy").is_err());
     eqnice!(Peer::Server, Peer::Client.other());
 }
+
+#[test]
+fn a_duplicated_key_in_a_batch_element_is_scanned_there() {
+    let session = Session::new(engine(), "srv");
+    let requests = json!([call(json!(1), "fetch", json!({})), call(json!(2), "notes", json!({}))]);
+    session.scan(Peer::Client, &requests);
+    let text = format!(
+        r#"[{{"jsonrpc":"2.0","id":1,"result":{{"content":[{{"type":"text","text":"fine"}}]}}}},
+           {{"jsonrpc":"2.0","id":2,"result":{{"content":[{{"type":"text","text":"{INJECTION}","text":"fine"}}]}}}}]"#
+    );
+    let v = session.scan_json(Peer::Server, text.as_bytes());
+    assert!(v.is_blocked(), "{:?}", v.findings);
+    let paths: Vec<(&str, &str)> = v.findings.iter().map(|f| (&*f.rule, f.path.as_str())).collect();
+    assert!(paths.contains(&("SYS-003", "[1].result.content[0].text")), "{paths:?}");
+    assert!(
+        v.findings.iter().any(|f| &*f.category == "prompt_injection" && f.path == "[1].result.content[0].text"),
+        "the shadowed value is scanned in its element: {paths:?}"
+    );
+    assert!(v.findings.iter().all(|f| f.path.starts_with("[1].")), "{paths:?}");
+}
