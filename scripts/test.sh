@@ -2,7 +2,10 @@
 # Runs every test of the project. This is the README's test command, and what .ci/run runs.
 #
 # 1. Rust: every workspace crate (this also builds target/debug/sentinel).
-# 2. Python-driven tests, in <repo>/.venv (prepared by scripts/python-env.sh, which installs
+# 2. The Node binding (sentinel-node): its npm tools installed (npm ci), the addon built
+#    (debug, reusing step 1's compiled core), `node --test` and the TypeScript check of the
+#    whole API (tsc --noEmit). The example server's test needs examples/node's packages.
+# 3. Python-driven tests, in <repo>/.venv (prepared by scripts/python-env.sh, which installs
 #    from PyPI and npm only what changed since the last run):
 #    - sentinel-cli/tests/mcp: `sentinel proxy` with the official MCP Python SDK, the reference
 #      filesystem server and scripted servers. They run target/debug/sentinel, or $SENTINEL_BIN;
@@ -14,6 +17,13 @@ cd "$(dirname "$0")/.."
 echo "== Rust: unit, integration, property and doc tests (every workspace crate)"
 cargo test --workspace --locked
 
+# The Python and Node suites all run even when one fails, so one run reports everything.
+status=0
+echo "== Node binding (sentinel-node): npm ci, build, node --test, tsc --noEmit"
+if (cd sentinel-node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build:debug \
+    && (cd ../examples/node && npm ci --no-audit --no-fund --loglevel=error) \
+    && node --test test/ && npm run --silent typecheck); then :; else status=1; fi
+
 echo "== Python test environment (.venv, npm packages)"
 ./scripts/python-env.sh
 
@@ -22,8 +32,6 @@ if [ -z "${SENTINEL_BIN:-}" ]; then
     export SENTINEL_BIN="$(cd "$(dirname "$SENTINEL_BIN")" && pwd)/$(basename "$SENTINEL_BIN")"
 fi
 
-# Both Python suites run even when the first fails, so one run reports everything.
-status=0
 echo "== sentinel proxy with real MCP software (sentinel-cli/tests/mcp, $SENTINEL_BIN)"
 .venv/bin/python -m pytest sentinel-cli/tests/mcp -q || status=1
 

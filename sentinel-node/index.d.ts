@@ -137,32 +137,6 @@ export declare class ToolPins {
   get dirty(): boolean
 }
 
-/** The result of scanning one event or message. */
-export declare class Verdict {
-  /** What to do: the strictest action of any finding (`allow` when there are none). */
-  get action(): 'allow' | 'warn' | 'block'
-  /** The highest severity of any finding; `null` when there are none. */
-  get severity(): 'low' | 'medium' | 'high' | 'critical' | null
-  /** True when the action is `block`. */
-  get blocked(): boolean
-  /** The findings, in scan order, in the core's JSON form. */
-  get findings(): Finding[]
-  /** The rule codes of the findings, in order (one per finding). */
-  get rules(): Array<string>
-  /** True when a finding has this rule code. */
-  hasRule(rule: string): boolean
-  /**
-   * For an MCP message: its `direction`, `method`, JSON-RPC `id` and `tool`; `null` for an
-   * event.
-   */
-  get message(): { direction: 'request' | 'response'; method?: string; id?: unknown; tool?: string } | null
-  /**
-   * The whole verdict in the core's JSON form (the audit context of the event — `id`,
-   * `server`, `session`, … — included). `JSON.stringify` calls it.
-   */
-  toJSON(): Record<string, unknown>
-}
-
 /** How to build an engine. Every key is optional; the defaults are the core's. */
 export interface EngineOptions {
   /** Which detectors are on: `security` (the default) or `all`. */
@@ -211,8 +185,8 @@ export interface Finding {
   /** How strongly the finding alone shows an attack: `low` or `medium`; absent when high. */
   confidence?: 'low' | 'medium'
   /**
-   * The part of the event or message the finding is in (`prompt`, `response`, `metadata`,
-   * `tool`, `arguments`, …).
+   * The part of the event the finding is in: `event`, `tool`, `prompt`, `response`,
+   * `metadata` (a message's arguments and other parts) or `extra`.
    */
   field: string
   /** JSON path of the scanned string (`metadata.arguments.path`, `params.arguments.cmd`). */
@@ -254,7 +228,19 @@ export interface Rule {
   /** The threat category. */
   category: string
   /** The severity after the configuration's floors and caps. */
-  severity: string
+  severity: 'low' | 'medium' | 'high' | 'critical'
+  /** What the rule catches. */
+  description: string
+  /** Literal keywords, any of which triggers the rule (with its pattern, if any). */
+  keywords?: Array<string>
+  /** The rule's regex as written (RE2 syntax). */
+  pattern?: string
+  /** Which fields the rule scans (all when absent). */
+  scope?: Array<string>
+  /** Texts or events the rule must catch (tested). */
+  examples?: Array<string | { tool?: string; prompt?: string; response?: string; metadata?: unknown }>
+  /** Texts or events the rule must not catch (tested). */
+  negative_examples?: Array<string | { tool?: string; prompt?: string; response?: string; metadata?: unknown }>
   /** False when its detector is off in this profile or configuration. */
   enabled: boolean
   /** The pack it comes from (`builtin`, a file, a name). */
@@ -290,4 +276,30 @@ export interface Span {
   start: number
   /** Byte offset one past the last byte. */
   end: number
+}
+
+/** The result of scanning one event or message: the core's JSON form, with `blocked`. */
+export interface Verdict {
+  /** What to do: the strictest action of any finding (`allow` when there are none). */
+  action: 'allow' | 'warn' | 'block'
+  /** The highest severity of any finding; `null` when there are none. */
+  severity: 'low' | 'medium' | 'high' | 'critical' | null
+  /** The findings, in scan order. */
+  findings: Array<Finding>
+  /** True when the action is `block` (read-only, and not part of the JSON form). */
+  readonly blocked: boolean
+  /** For an MCP message: its direction, method, JSON-RPC id and tool (absent for an event). */
+  message?: { direction: 'request' | 'response'; method?: string; id?: string | number | null; tool?: string }
+  /** The event's audit context, carried through. */
+  id?: string
+  /** The server, from the event or the message's context. */
+  server?: string
+  /** The event's session. */
+  session?: string
+  /** The event's namespace. */
+  namespace?: string
+  /** The event's cluster. */
+  cluster?: string
+  /** The human behind the event. */
+  human?: string
 }

@@ -781,4 +781,3 @@ module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.Session = nativeBinding.Session
 module.exports.ToolPins = nativeBinding.ToolPins
-module.exports.Verdict = nativeBinding.Verdict

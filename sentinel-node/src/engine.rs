@@ -5,7 +5,7 @@ use crate::errors::{build_error, panic_error, Thrown};
 use crate::input::{json_text, Shape};
 use crate::options::builder;
 use crate::pins::ToolPins;
-use crate::verdict::Verdict;
+use crate::verdict::JsVerdict;
 use crate::work::{Context, ScanTask, Target, Work};
 use mcp_threatscan::{Direction, EngineBuilder};
 use napi::bindgen_prelude::*;
@@ -65,7 +65,25 @@ pub struct Rule {
     /// The threat category.
     pub category: String,
     /// The severity after the configuration's floors and caps.
+    #[napi(ts_type = "'low' | 'medium' | 'high' | 'critical'")]
     pub severity: String,
+    /// What the rule catches.
+    pub description: String,
+    /// Literal keywords, any of which triggers the rule (with its pattern, if any).
+    pub keywords: Option<Vec<String>>,
+    /// The rule's regex as written (RE2 syntax).
+    pub pattern: Option<String>,
+    /// Which fields the rule scans (all when absent).
+    pub scope: Option<Vec<String>>,
+    /// Texts or events the rule must catch (tested).
+    #[napi(ts_type = "Array<string | { tool?: string; prompt?: string; response?: string; metadata?: unknown }>")]
+    pub examples: Option<Vec<String>>,
+    /// Texts or events the rule must not catch (tested).
+    #[napi(
+        js_name = "negative_examples",
+        ts_type = "Array<string | { tool?: string; prompt?: string; response?: string; metadata?: unknown }>"
+    )]
+    pub negative_examples: Option<Vec<String>>,
     /// False when its detector is off in this profile or configuration.
     pub enabled: bool,
     /// The pack it comes from (`builtin`, a file, a name).
@@ -185,12 +203,12 @@ impl Engine {
     /// An event that cannot be read throws `SENTINEL_EVENT_ERROR` with `field`, `line`,
     /// `column` and `verdict`, the engine's fail-mode verdict (a `SYS-001` finding; blocked
     /// under `fail_closed`). Another argument type throws a `TypeError`.
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "Verdict")]
     pub fn scan(
         &self,
         env: Env,
         #[napi(ts_arg_type = "Record<string, unknown> | string | Uint8Array")] event: Unknown<'_>,
-    ) -> Result<Verdict> {
+    ) -> Result<JsVerdict> {
         let input = json_text(&env, event, "event", Shape::Object).map_err(|t| t.into_error(&env))?;
         Work { target: Target::Event(self.inner.clone()), input }.run_here(&env)
     }
@@ -214,14 +232,14 @@ impl Engine {
     ///
     /// Text that is not JSON throws `SENTINEL_EVENT_ERROR` (`line`, `column`, the fail-mode
     /// `verdict`).
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "Verdict")]
     pub fn scan_message(
         &self,
         env: Env,
         #[napi(ts_arg_type = "Record<string, unknown> | unknown[] | string | Uint8Array")] message: Unknown<'_>,
         #[napi(ts_arg_type = "'request' | 'response'")] direction: String,
         #[napi(ts_arg_type = "MessageOptions")] options: Option<Object<'_>>,
-    ) -> Result<Verdict> {
+    ) -> Result<JsVerdict> {
         let work = self.message_work(&env, message, direction, options).map_err(|t| t.into_error(&env))?;
         work.run_here(&env)
     }

@@ -1,7 +1,7 @@
 //! The binding's errors: JavaScript `Error`s with a stable `code` and the details of the core's
 //! error (rule id, source, position, option, event field and position, the fail-mode verdict).
 
-use crate::verdict::Verdict;
+use crate::verdict::JsVerdict;
 use mcp_threatscan::{BuildError, ErrorKind, PinError};
 use napi::bindgen_prelude::*;
 use napi::{JsError, JsTypeError};
@@ -98,7 +98,7 @@ impl Thrown {
                     position.set("offset", offset as f64)?;
                     object.set(name, position)?;
                 }
-                Prop::Verdict(verdict) => object.set(name, Verdict::from(*verdict))?,
+                Prop::Verdict(verdict) => object.set(name, JsVerdict(*verdict))?,
             }
         }
         Ok(Error::from(value))

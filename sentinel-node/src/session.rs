@@ -4,7 +4,7 @@ use crate::engine::Engine;
 use crate::errors::Thrown;
 use crate::input::{json_text, Shape};
 use crate::pins::ToolPins;
-use crate::verdict::Verdict;
+use crate::verdict::JsVerdict;
 use crate::work::{ScanTask, Target, Work};
 use mcp_threatscan::Peer;
 use napi::bindgen_prelude::*;
@@ -86,13 +86,13 @@ impl Session {
     ///
     /// Text that is not JSON throws `SENTINEL_EVENT_ERROR` (`line`, `column`, the fail-mode
     /// `verdict`).
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "Verdict")]
     pub fn scan(
         &self,
         env: Env,
         #[napi(ts_arg_type = "Record<string, unknown> | unknown[] | string | Uint8Array")] message: Unknown<'_>,
         #[napi(ts_arg_type = "'client' | 'server'")] sender: String,
-    ) -> Result<Verdict> {
+    ) -> Result<JsVerdict> {
         self.work(&env, message, &sender).map_err(|t| t.into_error(&env))?.run_here(&env)
     }
 

@@ -1,8 +1,14 @@
-//! `Verdict`: the core's verdict, read through getters. `JSON.stringify(verdict)` gives the
-//! core's JSON form byte for byte (what `sentinel scan --format ndjson` writes for it).
+//! Verdicts as plain JavaScript objects in the core's JSON form (`JSON.stringify(verdict)` is
+//! what `sentinel scan --format ndjson` writes for it, byte for byte), plus `blocked`, a
+//! read-only property left out of the JSON.
+//!
+//! Plain objects rather than a class: a call from JavaScript into the addon, a getter
+//! included, costs about 0.4 µs on the machines we measure on, and wrapping a class instance
+//! about 1.3 µs. An object built in one go is read at JavaScript speed.
 
 use mcp_threatscan::Verdict as CoreVerdict;
 use napi::bindgen_prelude::*;
+use napi::{sys, Property, PropertyAttributes};
 use napi_derive::napi;
 
 /// Where a finding's match is, in bytes of the scanned string.
@@ -39,8 +45,8 @@ pub struct Finding {
     /// How strongly the finding alone shows an attack: `low` or `medium`; absent when high.
     #[napi(ts_type = "'low' | 'medium'")]
     pub confidence: Option<String>,
-    /// The part of the event or message the finding is in (`prompt`, `response`, `metadata`,
-    /// `tool`, `arguments`, …).
+    /// The part of the event the finding is in: `event`, `tool`, `prompt`, `response`,
+    /// `metadata` (a message's arguments and other parts) or `extra`.
     pub field: String,
     /// JSON path of the scanned string (`metadata.arguments.path`, `params.arguments.cmd`).
     pub path: String,
@@ -50,67 +56,71 @@ pub struct Finding {
     pub reason: String,
 }
 
-/// The result of scanning one event or message.
-#[napi]
+/// The result of scanning one event or message: the core's JSON form, with `blocked`.
+// A TypeScript declaration only (index.d.ts): verdicts are built by `JsVerdict`.
+#[allow(dead_code)]
+#[napi(object, object_to_js = false, object_from_js = false)]
 pub struct Verdict {
-    inner: CoreVerdict,
-}
-
-impl From<CoreVerdict> for Verdict {
-    fn from(inner: CoreVerdict) -> Self {
-        Verdict { inner }
-    }
-}
-
-#[napi]
-impl Verdict {
     /// What to do: the strictest action of any finding (`allow` when there are none).
-    #[napi(getter, ts_return_type = "'allow' | 'warn' | 'block'")]
-    pub fn action(&self) -> &'static str {
-        self.inner.action.as_str()
-    }
-
+    #[napi(ts_type = "'allow' | 'warn' | 'block'")]
+    pub action: String,
     /// The highest severity of any finding; `null` when there are none.
-    #[napi(getter, ts_return_type = "'low' | 'medium' | 'high' | 'critical' | null")]
-    pub fn severity(&self) -> Option<&'static str> {
-        self.inner.severity.map(|s| s.as_str())
+    #[napi(ts_type = "'low' | 'medium' | 'high' | 'critical' | null")]
+    pub severity: String,
+    /// The findings, in scan order.
+    pub findings: Vec<Finding>,
+    /// True when the action is `block` (read-only, and not part of the JSON form).
+    #[napi(readonly)]
+    pub blocked: bool,
+    /// For an MCP message: its direction, method, JSON-RPC id and tool (absent for an event).
+    #[napi(
+        ts_type = "{ direction: 'request' | 'response'; method?: string; id?: string | number | null; tool?: string }"
+    )]
+    pub message: Option<String>,
+    /// The event's audit context, carried through.
+    pub id: Option<String>,
+    /// The server, from the event or the message's context.
+    pub server: Option<String>,
+    /// The event's session.
+    pub session: Option<String>,
+    /// The event's namespace.
+    pub namespace: Option<String>,
+    /// The event's cluster.
+    pub cluster: Option<String>,
+    /// The human behind the event.
+    pub human: Option<String>,
+}
+
+/// A core verdict on its way to JavaScript.
+pub struct JsVerdict(pub CoreVerdict);
+
+impl JsVerdict {
+    fn build(env: &Env, verdict: &CoreVerdict) -> Result<sys::napi_value> {
+        let value = env.to_js_value(verdict)?;
+        let mut object = Object::from_raw(env.raw(), value.raw());
+        object.define_properties(&[Property::new()
+            .with_utf8_name("blocked")?
+            .with_napi_value(env, verdict.is_blocked())?
+            .with_property_attributes(PropertyAttributes::Default)])?;
+        Ok(object.raw())
+    }
+}
+
+impl TypeName for JsVerdict {
+    fn type_name() -> &'static str {
+        "Verdict"
     }
 
-    /// True when the action is `block`.
-    #[napi(getter)]
-    pub fn blocked(&self) -> bool {
-        self.inner.is_blocked()
+    fn value_type() -> ValueType {
+        ValueType::Object
     }
+}
 
-    /// The findings, in scan order, in the core's JSON form.
-    #[napi(getter, ts_return_type = "Finding[]")]
-    pub fn findings<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        env.to_js_value(&self.inner.findings)
-    }
-
-    /// The rule codes of the findings, in order (one per finding).
-    #[napi(getter)]
-    pub fn rules(&self) -> Vec<String> {
-        self.inner.findings.iter().map(|f| f.rule.to_string()).collect()
-    }
-
-    /// True when a finding has this rule code.
-    #[napi]
-    pub fn has_rule(&self, rule: String) -> bool {
-        self.inner.has_rule(&rule)
-    }
-
-    /// For an MCP message: its `direction`, `method`, JSON-RPC `id` and `tool`; `null` for an
-    /// event.
-    #[napi(getter, ts_return_type = "{ direction: 'request' | 'response'; method?: string; id?: unknown; tool?: string } | null")]
-    pub fn message<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        env.to_js_value(&self.inner.message)
-    }
-
-    /// The whole verdict in the core's JSON form (the audit context of the event — `id`,
-    /// `server`, `session`, … — included). `JSON.stringify` calls it.
-    #[napi(js_name = "toJSON", ts_return_type = "Record<string, unknown>")]
-    pub fn to_json<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-        env.to_js_value(&self.inner)
+// napi's conversion trait is `unsafe` to implement: `env` must be the current thread's
+// environment, which napi guarantees when it calls it.
+#[allow(unsafe_code)]
+impl ToNapiValue for JsVerdict {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        JsVerdict::build(&Env::from_raw(env), &val.0)
     }
 }

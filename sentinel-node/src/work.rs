@@ -3,7 +3,7 @@
 
 use crate::errors::{panic_error, Prop, Thrown, EVENT_ERROR};
 use crate::input::Json;
-use crate::verdict::Verdict;
+use crate::verdict::JsVerdict;
 use mcp_threatscan::{Direction, Engine, Event, MessageContext, Peer, Session, ToolPins, Verdict as CoreVerdict};
 use napi::bindgen_prelude::*;
 use napi::Task;
@@ -35,7 +35,7 @@ pub struct Unreadable {
     field: Option<String>,
     line: Option<usize>,
     column: Option<usize>,
-    verdict: CoreVerdict,
+    verdict: Box<CoreVerdict>,
 }
 
 impl Unreadable {
@@ -44,7 +44,7 @@ impl Unreadable {
             .with_str("field", self.field.as_deref())
             .with_num("line", self.line)
             .with_num("column", self.column)
-            .with("verdict", Prop::Verdict(Box::new(self.verdict)))
+            .with("verdict", Prop::Verdict(self.verdict))
     }
 }
 
@@ -69,11 +69,11 @@ impl Work {
                         field: e.field().map(str::to_string),
                         line: e.line(),
                         column: e.column(),
-                        verdict: engine.error_verdict(&e),
+                        verdict: Box::new(engine.error_verdict(&e)),
                     }),
                 },
                 Json::Unserialisable(reason) => Err(Unreadable {
-                    verdict: engine.failure_verdict(format_args!("{reason}")),
+                    verdict: Box::new(engine.failure_verdict(format_args!("{reason}"))),
                     message: reason,
                     field: None,
                     line: None,
@@ -111,7 +111,7 @@ impl Work {
     }
 
     /// Runs on the calling thread; the verdict, or the error to throw.
-    pub(crate) fn run_here(self, env: &Env) -> Result<Verdict> {
+    pub(crate) fn run_here(self, env: &Env) -> Result<JsVerdict> {
         settle(env, catch_unwind(AssertUnwindSafe(|| self.run())))
     }
 }
@@ -121,7 +121,7 @@ struct BadMessage(String, Option<usize>, Option<usize>);
 
 impl BadMessage {
     fn unreadable(self, verdict: CoreVerdict) -> Unreadable {
-        Unreadable { message: self.0, field: None, line: self.1, column: self.2, verdict }
+        Unreadable { message: self.0, field: None, line: self.1, column: self.2, verdict: Box::new(verdict) }
     }
 }
 
@@ -141,9 +141,9 @@ fn parse(input: Json) -> std::result::Result<mcp_threatscan::ParsedJson, BadMess
 }
 
 /// The verdict of a scan that ran, or the error to throw or reject with.
-fn settle(env: &Env, ran: std::thread::Result<Outcome>) -> Result<Verdict> {
+fn settle(env: &Env, ran: std::thread::Result<Outcome>) -> Result<JsVerdict> {
     match ran {
-        Ok(Ok(verdict)) => Ok(Verdict::from(verdict)),
+        Ok(Ok(verdict)) => Ok(JsVerdict(verdict)),
         Ok(Err(unreadable)) => Err(unreadable.thrown().into_error(env)),
         Err(payload) => Err(panic_error(payload).into_error(env)),
     }
@@ -154,7 +154,7 @@ pub struct ScanTask(pub(crate) Option<Work>);
 
 impl Task for ScanTask {
     type Output = std::thread::Result<Outcome>;
-    type JsValue = Verdict;
+    type JsValue = JsVerdict;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let work = self.0.take();
@@ -164,7 +164,7 @@ impl Task for ScanTask {
         })))
     }
 
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Verdict> {
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<JsVerdict> {
         settle(&env, output)
     }
 }

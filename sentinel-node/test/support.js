@@ -62,4 +62,14 @@ async function caught(fn) {
   throw new Error('expected an error, got none')
 }
 
-module.exports = { REPO, EVENTS, event, loadEvents, runCli, stripPosition, caught }
+/** The rule codes of a verdict's findings, in order. */
+function rules(verdict) {
+  return verdict.findings.map((f) => f.rule)
+}
+
+/** True when a finding of the verdict has this rule code. */
+function hasRule(verdict, rule) {
+  return verdict.findings.some((f) => f.rule === rule)
+}
+
+module.exports = { REPO, EVENTS, event, loadEvents, runCli, stripPosition, caught, rules, hasRule }
