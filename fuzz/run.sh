@@ -12,13 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-TARGETS=(event mcp rules normalize framing)
+TARGETS=(event mcp rules normalize framing c_api)
 SMOKE_SECONDS=${SMOKE_SECONDS:-20}
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-+nightly}
 
 dict_of() {
     case "$1" in
-        event | mcp | framing) echo "-dict=dicts/json.dict" ;;
+        event | mcp | framing | c_api) echo "-dict=dicts/json.dict" ;;
         rules) echo "-dict=dicts/toml.dict" ;;
         *) ;;
     esac
@@ -95,7 +95,7 @@ case "${1:-}" in
             exit 1
         fi
         ;;
-    event | mcp | rules | normalize | framing)
+    event | mcp | rules | normalize | framing | c_api)
         if [ $# -ne 2 ] || ! [[ $2 =~ ^[0-9]+$ ]]; then
             echo "usage: fuzz/run.sh <target> <seconds>" >&2
             exit 2

@@ -46,6 +46,13 @@ export declare class Engine {
    */
   scan(event: Record<string, unknown> | string | Uint8Array): Verdict
   /**
+   * `scan`, with the verdict as its JSON text (the core's form, what `sentinel scan --format
+   * ndjson` writes for the event): for a relay that forwards or logs verdicts, and the
+   * cheapest way to get one across (`JSON.parse` of it builds the same object as `scan`
+   * returns, without `blocked`). Throws as `scan` does.
+   */
+  scanJson(event: Record<string, unknown> | string | Uint8Array): string
+  /**
    * `scan` on the libuv thread pool: the event is read on this thread (an object is
    * serialised here), parsed and scanned on the pool.
    */

@@ -213,6 +213,20 @@ impl Engine {
         Work { target: Target::Event(self.inner.clone()), input }.run_here(&env)
     }
 
+    /// `scan`, with the verdict as its JSON text (the core's form, what `sentinel scan --format
+    /// ndjson` writes for the event): for a relay that forwards or logs verdicts, and the
+    /// cheapest way to get one across (`JSON.parse` of it builds the same object as `scan`
+    /// returns, without `blocked`). Throws as `scan` does.
+    #[napi(catch_unwind)]
+    pub fn scan_json(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "Record<string, unknown> | string | Uint8Array")] event: Unknown<'_>,
+    ) -> Result<String> {
+        let input = json_text(&env, event, "event", Shape::Object).map_err(|t| t.into_error(&env))?;
+        Work { target: Target::Event(self.inner.clone()), input }.run_here_json(&env)
+    }
+
     /// `scan` on the libuv thread pool: the event is read on this thread (an object is
     /// serialised here), parsed and scanned on the pool.
     #[napi(catch_unwind, ts_return_type = "Promise<Verdict>")]

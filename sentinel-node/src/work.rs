@@ -114,6 +114,12 @@ impl Work {
     pub(crate) fn run_here(self, env: &Env) -> Result<JsVerdict> {
         settle(env, catch_unwind(AssertUnwindSafe(|| self.run())))
     }
+
+    /// Runs on the calling thread; the verdict's JSON text, or the error to throw.
+    pub(crate) fn run_here_json(self, env: &Env) -> Result<String> {
+        let verdict = settle(env, catch_unwind(AssertUnwindSafe(|| self.run())))?;
+        serde_json::to_string(&verdict.0).map_err(|e| panic_error(Box::new(e.to_string())).into_error(env))
+    }
 }
 
 /// Message text that does not parse: why, and where.

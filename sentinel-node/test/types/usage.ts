@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const fromText: Verdict = engine.scan(JSON.stringify(event))
   const fromBuffer: Verdict = engine.scan(Buffer.from(JSON.stringify(event)))
   const later: Verdict = await built.scanAsync(event)
+  const text: string = engine.scanJson(event)
   const action: 'allow' | 'warn' | 'block' = v.action
   const severity: 'low' | 'medium' | 'high' | 'critical' | null = v.severity
   const blocked: boolean = v.blocked
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const e = err as Error & { code?: string; verdict?: Verdict }
     if (e.code === 'SENTINEL_EVENT_ERROR' && e.verdict) console.log(e.verdict.action)
   }
-  console.log(context, fromText, fromBuffer, later, action, severity, blocked, codes, has, json, m, r, batch, s1, s2, server, pending, pinned, forgot, dirty, one, enabled, config)
+  console.log(text, context, fromText, fromBuffer, later, action, severity, blocked, codes, has, json, m, r, batch, s1, s2, server, pending, pinned, forgot, dirty, one, enabled, config)
 }
 
 void main()

@@ -1,0 +1,3 @@
+module example.invalid/sentinel-scan
+
+go 1.19
