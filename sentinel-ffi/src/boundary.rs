@@ -111,3 +111,25 @@ pub(crate) unsafe fn obj<'a, T>(p: *const T) -> &'a T {
     // SAFETY: as the caller promises.
     unsafe { &*p }
 }
+
+/// Copies `bytes` into the caller's buffer `buf` of `len` bytes and their length to
+/// `*written_out` (checked non-NULL by the caller). When `len` is too small, nothing is
+/// written to `buf`, `*written_out` is the length needed and the result is
+/// `SENTINEL_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `written_out` is non-NULL and writable; `buf` is NULL or has `len` writable bytes.
+pub(crate) unsafe fn copy_out(bytes: &[u8], buf: *mut u8, len: usize, written_out: *mut usize) -> sentinel_result {
+    // SAFETY: as the caller promises.
+    unsafe { put(written_out, bytes.len()) };
+    if bytes.len() > len {
+        return sentinel_result::SENTINEL_BUFFER_TOO_SMALL;
+    }
+    if !bytes.is_empty() {
+        not_null!(buf);
+        // SAFETY: `buf` has `len >= bytes.len()` writable bytes, as the caller promises; the
+        // regions cannot overlap (`bytes` is the library's).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
+    }
+    sentinel_result::SENTINEL_OK
+}

@@ -1,6 +1,6 @@
 //! `sentinel_session` and `sentinel_pins`: a relayed MCP connection and its tool pins.
 
-use crate::boundary::{bytes, c_str, free, guard, guard_or, not_null, obj, owned, put};
+use crate::boundary::{bytes, c_str, copy_out, free, guard, guard_or, not_null, obj, owned, put};
 use crate::engine::sentinel_engine;
 use crate::error::{clear, sentinel_error};
 use crate::result::sentinel_result;
@@ -223,16 +223,7 @@ pub extern "C" fn sentinel_session_server(
         // SAFETY: non-NULL, from this library, not freed: the caller's promise.
         let name = unsafe { obj(session) }.0.server();
         // SAFETY: as the caller promises.
-        unsafe { put(written_out, name.len()) };
-        if name.len() > len {
-            return sentinel_result::SENTINEL_BUFFER_TOO_SMALL;
-        }
-        if !name.is_empty() {
-            not_null!(buf);
-            // SAFETY: `buf` has `len >= name.len()` writable bytes, as the caller promises.
-            unsafe { std::ptr::copy_nonoverlapping(name.as_ptr(), buf, name.len()) };
-        }
-        sentinel_result::SENTINEL_OK
+        unsafe { copy_out(name.as_bytes(), buf, len, written_out) }
     })
 }
 

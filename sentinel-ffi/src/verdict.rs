@@ -1,6 +1,6 @@
 //! `sentinel_verdict`: the result of a scan, read through accessors or as the core's JSON.
 
-use crate::boundary::{free, guard, guard_or, not_null, obj, put, sentinel_str};
+use crate::boundary::{copy_out, free, guard, guard_or, not_null, obj, put, sentinel_str};
 use crate::result::sentinel_result;
 use mcp_threatscan::{Action, Confidence, Severity, Verdict};
 
@@ -176,18 +176,8 @@ pub extern "C" fn sentinel_verdict_json(
             Ok(json) => json,
             Err(_) => return sentinel_result::SENTINEL_PANIC,
         };
-        // SAFETY: non-NULL and writable, as the caller promises.
-        unsafe { put(written_out, json.len()) };
-        if json.len() > len {
-            return sentinel_result::SENTINEL_BUFFER_TOO_SMALL;
-        }
-        if !json.is_empty() {
-            not_null!(buf);
-            // SAFETY: `buf` is non-NULL with `len >= json.len()` writable bytes, as the
-            // caller promises; the two regions cannot overlap (`json` is ours).
-            unsafe { std::ptr::copy_nonoverlapping(json.as_ptr(), buf, json.len()) };
-        }
-        sentinel_result::SENTINEL_OK
+        // SAFETY: as the caller promises.
+        unsafe { copy_out(&json, buf, len, written_out) }
     })
 }
 
