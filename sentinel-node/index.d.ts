@@ -67,6 +67,8 @@ export declare class Engine {
    * `verdict`).
    */
   scanMessage(message: Record<string, unknown> | unknown[] | string | Uint8Array, direction: 'request' | 'response', options?: MessageOptions): Verdict
+  /** `scanMessage`, with the verdict as its JSON text (as `scanJson`). */
+  scanMessageJson(message: Record<string, unknown> | unknown[] | string | Uint8Array, direction: 'request' | 'response', options?: MessageOptions): string
   /** `scanMessage` on the libuv thread pool. */
   scanMessageAsync(message: Record<string, unknown> | unknown[] | string | Uint8Array, direction: 'request' | 'response', options?: MessageOptions): Promise<Verdict>
   /** The rule catalogue: every rule, enabled or not, in pack order. */
@@ -103,6 +105,8 @@ export declare class Session {
    * `verdict`).
    */
   scan(message: Record<string, unknown> | unknown[] | string | Uint8Array, sender: 'client' | 'server'): Verdict
+  /** `scan`, with the verdict as its JSON text (as `Engine.scanJson`). */
+  scanJson(message: Record<string, unknown> | unknown[] | string | Uint8Array, sender: 'client' | 'server'): string
   /**
    * `scan` on the libuv thread pool. Messages of one peer are remembered in the order their
    * scans finish: await each before relaying the next when the order matters.

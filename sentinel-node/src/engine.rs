@@ -258,6 +258,19 @@ impl Engine {
         work.run_here(&env)
     }
 
+    /// `scanMessage`, with the verdict as its JSON text (as `scanJson`).
+    #[napi(catch_unwind)]
+    pub fn scan_message_json(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "Record<string, unknown> | unknown[] | string | Uint8Array")] message: Unknown<'_>,
+        #[napi(ts_arg_type = "'request' | 'response'")] direction: String,
+        #[napi(ts_arg_type = "MessageOptions")] options: Option<Object<'_>>,
+    ) -> Result<String> {
+        let work = self.message_work(&env, message, direction, options).map_err(|t| t.into_error(&env))?;
+        work.run_here_json(&env)
+    }
+
     /// `scanMessage` on the libuv thread pool.
     #[napi(catch_unwind, ts_return_type = "Promise<Verdict>")]
     pub fn scan_message_async(

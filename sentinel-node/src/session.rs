@@ -96,6 +96,17 @@ impl Session {
         self.work(&env, message, &sender).map_err(|t| t.into_error(&env))?.run_here(&env)
     }
 
+    /// `scan`, with the verdict as its JSON text (as `Engine.scanJson`).
+    #[napi(catch_unwind)]
+    pub fn scan_json(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "Record<string, unknown> | unknown[] | string | Uint8Array")] message: Unknown<'_>,
+        #[napi(ts_arg_type = "'client' | 'server'")] sender: String,
+    ) -> Result<String> {
+        self.work(&env, message, &sender).map_err(|t| t.into_error(&env))?.run_here_json(&env)
+    }
+
     /// `scan` on the libuv thread pool. Messages of one peer are remembered in the order their
     /// scans finish: await each before relaying the next when the order matters.
     #[napi(catch_unwind, ts_return_type = "Promise<Verdict>")]

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const fromText: Verdict = engine.scan(JSON.stringify(event))
   const fromBuffer: Verdict = engine.scan(Buffer.from(JSON.stringify(event)))
   const later: Verdict = await built.scanAsync(event)
-  const text: string = engine.scanJson(event)
+  const text: string = engine.scanJson(event) + engine.scanMessageJson({ jsonrpc: '2.0', id: 9, method: 'ping' }, 'request')
   const action: 'allow' | 'warn' | 'block' = v.action
   const severity: 'low' | 'medium' | 'high' | 'critical' | null = v.severity
   const blocked: boolean = v.blocked
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const session = new Session(engine, 'notes', sessionOptions)
   const s1: Verdict = session.scan({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, 'client')
   const s2: Verdict = await session.scanAsync('{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}', 'server')
-  const server: string = session.server
+  const server: string = session.server + session.scanJson('{"jsonrpc":"2.0","id":3,"method":"ping"}', 'client')
   const pending: number = session.pending('client')
 
   pins.save('pins.json')
