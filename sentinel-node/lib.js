@@ -99,10 +99,6 @@ function parsed(v) {
   return v[PARSED]
 }
 
-function verdict(json) {
-  return new Verdict(json)
-}
-
 function wrapEngine(inner) {
   const engine = Object.create(Engine.prototype)
   Object.defineProperty(engine, ENGINE, { value: inner })
@@ -119,7 +115,7 @@ class Engine {
   }
 
   scan(event) {
-    return verdict(this[ENGINE].scanJson(text(event, false)))
+    return new Verdict(this[ENGINE].scanJson(text(event, false)))
   }
 
   scanJson(event) {
@@ -131,7 +127,7 @@ class Engine {
   }
 
   scanMessage(message, direction, options) {
-    return verdict(this[ENGINE].scanMessageJson(text(message, true), direction, options))
+    return new Verdict(this[ENGINE].scanMessageJson(text(message, true), direction, options))
   }
 
   scanMessageJson(message, direction, options) {
@@ -162,7 +158,7 @@ class Session {
   }
 
   scan(message, sender) {
-    return verdict(this[SESSION].scanJson(text(message, true), sender))
+    return new Verdict(this[SESSION].scanJson(text(message, true), sender))
   }
 
   scanJson(message, sender) {

@@ -328,11 +328,7 @@ pub extern "C" fn sentinel_engine_free(engine: *mut sentinel_engine) {
 
 /// Reads an event and scans it. Text that is not UTF-8 is reported as such; it is checked
 /// only when the event does not parse (the parser validates UTF-8 as it reads).
-fn scan_event(
-    engine: &Engine,
-    json: &[u8],
-    mut scan: impl FnMut(&Event) -> Verdict,
-) -> Result<Verdict, (sentinel_error, Verdict)> {
+fn scan_event<T>(engine: &Engine, json: &[u8], scan: impl FnOnce(&Event) -> T) -> Result<T, (sentinel_error, Verdict)> {
     match Event::from_json(json) {
         Ok(event) => Ok(scan(&event)),
         Err(e) => match std::str::from_utf8(json) {
@@ -350,7 +346,7 @@ fn scan_event(
 ///
 /// # Safety
 /// `verdict_out` is non-NULL and writable; `error_out` NULL or writable.
-unsafe fn deliver(
+pub(crate) unsafe fn deliver(
     outcome: Result<Verdict, (sentinel_error, Verdict)>,
     verdict_out: *mut *mut sentinel_verdict,
     error_out: *mut *mut sentinel_error,
@@ -448,13 +444,9 @@ pub extern "C" fn sentinel_engine_scan_with(
         // SAFETY: non-NULL, from this library, not freed; the scratch used by this thread
         // only: the caller's promise.
         let (engine, s) = (&unsafe { obj(engine) }.0, unsafe { &mut *scratch });
-        let mut borrowed: *const sentinel_verdict = std::ptr::null();
-        let outcome = scan_event(engine, json, |e| {
-            borrowed = sentinel_verdict::borrowed(engine.scan_with(&mut s.scratch, e));
-            Verdict::default()
-        });
+        let outcome = scan_event(engine, json, |e| sentinel_verdict::borrowed(engine.scan_with(&mut s.scratch, e)));
         match outcome {
-            Ok(_) => {
+            Ok(borrowed) => {
                 // SAFETY: as the caller promises.
                 unsafe { put(verdict_out, borrowed) };
                 sentinel_result::SENTINEL_OK
@@ -558,13 +550,7 @@ fn scan_message(
             Ok(engine.scan_message_in(&parsed.value, direction, &ctx))
         }
         Err(e) => {
-            let (error, reason) = match std::str::from_utf8(json) {
-                Err(bad) => {
-                    let message = format!("the message is not UTF-8 (at byte {})", bad.valid_up_to());
-                    (sentinel_error::new(sentinel_result::SENTINEL_INVALID_UTF8, message.clone()), message)
-                }
-                Ok(_) => (sentinel_error::message_json(&e), e.to_string()),
-            };
+            let (error, reason) = sentinel_error::unreadable_message(json, &e);
             let verdict = engine.message_failure_verdict(format_args!("{reason}"), direction, ctx.method);
             Err((error, verdict))
         }

@@ -65,12 +65,26 @@ impl sentinel_error {
         }
     }
 
-    /// A message whose text is not JSON.
-    pub(crate) fn message_json(e: &serde_json::Error) -> sentinel_error {
-        sentinel_error {
-            line: e.line(),
-            column: e.column(),
-            ..sentinel_error::new(sentinel_result::SENTINEL_EVENT_ERROR, format!("the message is not valid JSON: {e}"))
+    /// A message whose text `json` did not parse (`e`): not UTF-8, or not JSON; with the
+    /// reason its fail-mode verdict gives. UTF-8 is checked only here, after the parser (which
+    /// validates it as it reads) has failed.
+    pub(crate) fn unreadable_message(json: &[u8], e: &serde_json::Error) -> (sentinel_error, String) {
+        match std::str::from_utf8(json) {
+            Err(bad) => {
+                let message = format!("the message is not UTF-8 (at byte {})", bad.valid_up_to());
+                (sentinel_error::new(sentinel_result::SENTINEL_INVALID_UTF8, message.clone()), message)
+            }
+            Ok(_) => {
+                let error = sentinel_error {
+                    line: e.line(),
+                    column: e.column(),
+                    ..sentinel_error::new(
+                        sentinel_result::SENTINEL_EVENT_ERROR,
+                        format!("the message is not valid JSON: {e}"),
+                    )
+                };
+                (error, e.to_string())
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! `sentinel_session` and `sentinel_pins`: a relayed MCP connection and its tool pins.
 
 use crate::boundary::{bytes, c_str, copy_out, free, guard, guard_or, not_null, obj, owned, put};
-use crate::engine::sentinel_engine;
+use crate::engine::{deliver, sentinel_engine};
 use crate::error::{clear, sentinel_error};
 use crate::result::sentinel_result;
 use crate::verdict::sentinel_verdict;
@@ -160,32 +160,16 @@ pub extern "C" fn sentinel_session_scan(
         let Some(json) = (unsafe { bytes(json, len) }) else { return sentinel_result::SENTINEL_NULL_PARAMETER };
         // SAFETY: non-NULL, from this library, not freed: the caller's promise.
         let session = &unsafe { obj(session) }.0;
-        // An unreadable message: the error, and the reason its fail-mode verdict gives (UTF-8
-        // checked only when the text does not parse).
         let outcome = match mcp_threatscan::parse_json(json) {
             Ok(parsed) => Ok(session.scan_parsed(from, &parsed.value, &parsed.duplicates)),
-            Err(e) => Err(match std::str::from_utf8(json) {
-                Err(bad) => {
-                    let message = format!("the message is not UTF-8 (at byte {})", bad.valid_up_to());
-                    (sentinel_error::new(sentinel_result::SENTINEL_INVALID_UTF8, message.clone()), message)
-                }
-                Ok(_) => (sentinel_error::message_json(&e), e.to_string()),
-            }),
-        };
-        let (verdict, error) = match outcome {
-            Ok(v) => (v, None),
-            Err((e, reason)) => {
+            Err(e) => {
+                let (error, reason) = sentinel_error::unreadable_message(json, &e);
                 let engine = session.engine();
-                (engine.message_failure_verdict(format_args!("{reason}"), Direction::Request, None), Some(e))
+                Err((error, engine.message_failure_verdict(format_args!("{reason}"), Direction::Request, None)))
             }
         };
         // SAFETY: as the caller promises.
-        unsafe { put(verdict_out, owned(sentinel_verdict(verdict))) };
-        match error {
-            // SAFETY: as the caller promises.
-            Some(e) => unsafe { e.report(error_out) },
-            None => sentinel_result::SENTINEL_OK,
-        }
+        unsafe { deliver(outcome, verdict_out, error_out) }
     })
 }
 
