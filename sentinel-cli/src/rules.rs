@@ -96,6 +96,14 @@ fn explain(out: &mut impl Write, rule: RuleInfo<'_>, format: ReportFormat) -> io
     if let Some(p) = rule.effective_pattern() {
         writeln!(out, "  pattern:   {p}")?;
     }
+    if !spec.cues.is_empty() {
+        let within = spec.cue_within().unwrap_or_default();
+        let order = if spec.ordered { ", in this order" } else { "" };
+        writeln!(out, "\n  cues, each class within {within} bytes of the others{order}:")?;
+        for (k, class) in spec.cues.iter().enumerate() {
+            writeln!(out, "    {}. {}", k + 1, class.join(" | "))?;
+        }
+    }
     if !spec.scope.is_empty() {
         let scope: Vec<_> = spec.scope.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
         writeln!(out, "  scope:     {}", scope.join(", "))?;

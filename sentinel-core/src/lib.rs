@@ -62,6 +62,7 @@ mod message;
 mod normalize;
 mod packs;
 mod pattern;
+mod phrases;
 mod pins;
 mod plan;
 mod required;

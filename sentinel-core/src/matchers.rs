@@ -6,6 +6,7 @@
 use crate::deferred::Deferred;
 use crate::error::{BuildError, Kind, RuleProblem};
 use crate::keywords::Keywords;
+use crate::phrases::Phrases;
 use regex_automata::nfa::thompson;
 use regex_automata::{hybrid, meta, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
@@ -80,6 +81,10 @@ pub(crate) struct Matchers {
     pub(crate) derived_start: usize,
     /// Per derived literal (pattern id - `derived_start`): what it says of which rules.
     pub(crate) derived: Vec<Derived>,
+    /// The phrase tier: the rules written as cue phrases.
+    pub(crate) phrases: Option<Phrases>,
+    /// Per field: does an enabled phrase rule apply (so the tier must run)?
+    pub(crate) phrase_fields: [bool; 6],
 }
 
 /// A literal derived from rules' regexes: the (rule, clause bit) pairs it satisfies as a

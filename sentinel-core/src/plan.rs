@@ -19,6 +19,7 @@ use crate::normalize::{OffsetMap, View};
 use crate::packs::Merged;
 use crate::packs::ORDINARY_TEXT;
 use crate::pattern;
+use crate::phrases::{Phrase, PhrasesBuilder};
 use crate::required::{self, implies, Literals, Set};
 use crate::rule::{ScopeMask, SourcedRule};
 use crate::stored_plan::StoredPlan;
@@ -163,6 +164,8 @@ pub(crate) fn plan(
     let mut ac_bounded: Vec<bool> = Vec::new();
     let mut ac_rule = Vec::new();
     let mut ungated = [false; 6];
+    let mut phrases = PhrasesBuilder::default();
+    let mut phrase_fields = [false; 6];
     let mut view = View::default();
     for (i, sourced) in specs.into_iter().enumerate() {
         let SourcedRule { spec, source, line } = sourced;
@@ -172,6 +175,7 @@ pub(crate) fn plan(
         };
         if spec.keywords.is_empty()
             && spec.pattern.is_none()
+            && spec.cues.is_empty()
             && !emitted[i]
             && spec.detector != detector::SCAN_INTEGRITY
         {
@@ -245,6 +249,17 @@ pub(crate) fn plan(
                 ac_bounded.push(bounded);
             }
         }
+        if enabled && !spec.cues.is_empty() {
+            // Checked by `check_rule_shape`: every phrase parses.
+            let classes: Vec<Vec<Phrase>> =
+                spec.cues.iter().map(|class| class.iter().filter_map(|p| Phrase::parse(p)).collect()).collect();
+            phrases.add(rule_index, scope, &classes, spec.cue_within().unwrap_or_default(), spec.ordered);
+            for (fi, slot) in phrase_fields.iter_mut().enumerate() {
+                if scope.contains(FIELDS[fi]) {
+                    *slot = true;
+                }
+            }
+        }
         let category = spec.category.clone().unwrap_or_else(|| detectors[d].info.category.clone());
         rules.push(CompiledRule {
             id: Arc::from(spec.id.as_str()),
@@ -306,6 +321,8 @@ pub(crate) fn plan(
         ungated,
         derived_start,
         derived,
+        phrases: phrases.build().map_err(|e| BuildError::new(Kind::SizeLimit { limit: 0, message: e.to_string() }))?,
+        phrase_fields,
     };
     Ok((rules, matchers))
 }

@@ -13,9 +13,16 @@
 //! tools = ["*shell*"]            # only for these tools (globs); not_tools = [...] excludes
 //! allow = ["EXAMPLE"]            # drop hits whose matched text contains one of these
 //! validator = "luhn"             # optional: luhn | iban | us_ssn | entropy
+//! # or, instead of keywords and a pattern, cue phrases (the phrase tier, phrases.rs):
+//! # cues = [["act as", "@setup"], ["no restrictions", "unfilter*"]]
+//! # within = 200                 # bytes of the word view the occurrences lie within
+//! # ordered = false              # the classes must occur in this order
 //! examples = ["1 UNION SELECT password FROM users"]
 //! negative_examples = ["the union selected its leaders"]
 //! references = ["https://owasp.org/…"]
+//!
+//! [cues]                         # named phrase lists, used as "@name" in this file's cues
+//! setup = ["pretend to be", "you are now"]
 //!
 //! disable = ["KW-004"]           # user packs: turn built-in rules off
 //! [severity]                     # user packs: change a rule's severity
@@ -60,6 +67,18 @@ pub struct RuleSpec {
     /// A regex in RE2 syntax (the `regex` crate's). Case-insensitive unless `case_sensitive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Cue phrases, instead of keywords and a pattern: up to four classes of phrases (each a
+    /// phrase such as `"act as"` or `"refus*"`, or `"@name"` for a list of the pack's `[cues]`
+    /// table, expanded when the pack is read). The rule fires on a string where every class
+    /// occurs within `within` bytes of its word view (see the phrase tier).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cues: Vec<Vec<String>>,
+    /// For cue rules: the most bytes of the word view the occurrences may span (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<u32>,
+    /// For cue rules: the classes must occur in the order written, without overlapping.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ordered: bool,
     /// Match the pattern case-sensitively (secrets with fixed-case prefixes).
     #[serde(default, skip_serializing_if = "is_false")]
     pub case_sensitive: bool,
@@ -232,6 +251,12 @@ impl Example {
 }
 
 impl RuleSpec {
+    /// For a cue rule, how close its classes must occur (bytes of the word view): `within`, or
+    /// the default of 200. `None` for a keyword or pattern rule.
+    pub fn cue_within(&self) -> Option<u32> {
+        (!self.cues.is_empty()).then(|| self.within.unwrap_or(crate::phrases::DEFAULT_WITHIN))
+    }
+
     /// The field a text example is scanned in: the first field of the scope, else the prompt.
     pub fn example_field(&self) -> Field {
         match self.scope.iter().find(|s| **s != Scope::Any) {
@@ -254,6 +279,9 @@ struct PackFile {
     disable: Vec<String>,
     #[serde(default)]
     severity: BTreeMap<String, Severity>,
+    /// Named phrase lists for the pack's cue rules (`"@name"`).
+    #[serde(default)]
+    cues: BTreeMap<String, Vec<String>>,
 }
 
 /// A rule with where it came from.
@@ -294,6 +322,7 @@ impl Pack {
         // Each rule's line, counted on from the previous rule's (they come in order): linear
         // in the pack, however many rules it has.
         let (mut at, mut line) = (0, 1);
+        let lists = file.cues;
         let rules = file
             .rule
             .into_iter()
@@ -304,11 +333,44 @@ impl Pack {
                 }
                 line += memchr::memchr_iter(b'\n', &text.as_bytes()[at..start]).count();
                 at = start;
-                SourcedRule { spec: spanned.into_inner(), source: source.to_string(), line: Some(line) }
+                let mut rule = SourcedRule { spec: spanned.into_inner(), source: source.to_string(), line: Some(line) };
+                expand_cues(&mut rule, &lists)?;
+                Ok(rule)
             })
-            .collect();
+            .collect::<Result<_, BuildError>>()?;
         Ok(Pack { source: source.to_string(), rules, disable: file.disable, severity: file.severity })
     }
+}
+
+/// Replaces each `"@name"` of a rule's cues with the pack's list of that name.
+fn expand_cues(rule: &mut SourcedRule, lists: &BTreeMap<String, Vec<String>>) -> Result<(), BuildError> {
+    if !rule.spec.cues.iter().flatten().any(|p| p.starts_with('@')) {
+        return Ok(());
+    }
+    let mut classes = Vec::with_capacity(rule.spec.cues.len());
+    for class in &rule.spec.cues {
+        let mut phrases = Vec::with_capacity(class.len());
+        for phrase in class {
+            match phrase.strip_prefix('@') {
+                None => phrases.push(phrase.clone()),
+                Some(name) => match lists.get(name) {
+                    Some(list) => phrases.extend(list.iter().cloned()),
+                    None => {
+                        let message = format!("cue list \"@{name}\" is not in the pack's [cues] table");
+                        return Err(BuildError::rule(
+                            &rule.source,
+                            &rule.spec.id,
+                            rule.line,
+                            RuleProblem::Invalid { message },
+                        ));
+                    }
+                },
+            }
+        }
+        classes.push(phrases);
+    }
+    rule.spec.cues = classes;
+    Ok(())
 }
 
 /// Checks that a rule is well-formed on its own (its detector is checked by the builder).
@@ -333,7 +395,34 @@ pub(crate) fn check_rule_shape(rule: &SourcedRule) -> Result<(), BuildError> {
     if spec.validator.is_some() && spec.pattern.is_none() {
         return err(RuleProblem::Invalid { message: "a validator needs a pattern to validate".into() });
     }
-    Ok(())
+    check_cues(spec).map_or(Ok(()), |message| err(RuleProblem::Invalid { message }))
+}
+
+/// What is wrong with a rule's cues, if anything.
+fn check_cues(spec: &RuleSpec) -> Option<String> {
+    use crate::phrases::{Phrase, MAX_CLASSES, MAX_WITHIN};
+    if spec.cues.is_empty() {
+        return (spec.within.is_some() || spec.ordered)
+            .then(|| "within and ordered are only meaningful with cues".into());
+    }
+    if !spec.keywords.is_empty() || spec.pattern.is_some() {
+        return Some("a rule has either cues or keywords and a pattern, not both".into());
+    }
+    if spec.cues.len() > MAX_CLASSES {
+        return Some(format!("a rule has at most {MAX_CLASSES} classes of cues, this one {}", spec.cues.len()));
+    }
+    if let Some(w) = spec.within.filter(|w| !(1..=MAX_WITHIN).contains(w)) {
+        return Some(format!("within must be between 1 and {MAX_WITHIN} bytes, not {w}"));
+    }
+    for (k, class) in spec.cues.iter().enumerate() {
+        if class.is_empty() {
+            return Some(format!("class {} of cues is empty", k + 1));
+        }
+        if let Some(bad) = class.iter().find(|p| Phrase::parse(p).is_none()) {
+            return Some(format!("cue {bad:?} (class {}) has no letter or digit", k + 1));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

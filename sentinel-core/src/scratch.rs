@@ -8,6 +8,7 @@ use crate::findings::Findings;
 use crate::keywords::{Hit as KeywordHit, Walks};
 use crate::matchers::Matchers;
 use crate::normalize::{OffsetMap, View};
+use crate::phrases::PhraseState;
 use crate::verdict::Span;
 use regex_automata::util::captures::Captures;
 use regex_automata::{hybrid, meta, PatternSet};
@@ -71,6 +72,8 @@ pub(crate) struct MatchState {
     pub(crate) hits: Vec<KeywordHit>,
     /// The automaton walks' buffers.
     pub(crate) walks: Walks,
+    /// The phrase tier's state.
+    pub(crate) phrase: PhraseState,
     /// Decoded text, one buffer per decoding depth.
     pub(crate) decoded: [String; MAX_DECODE_DEPTH],
     pub(crate) decoded_bytes: [Vec<u8>; MAX_DECODE_DEPTH],
@@ -116,6 +119,8 @@ pub(crate) struct Sizes {
     pub(crate) tails: usize,
     pub(crate) heads: usize,
     pub(crate) rules: usize,
+    /// The phrase tier's classes and rules.
+    pub(crate) phrases: (usize, usize),
 }
 
 impl Sizes {
@@ -126,13 +131,14 @@ impl Sizes {
             tails: m.tails.len(),
             heads: m.heads.len(),
             rules,
+            phrases: m.phrases.as_ref().map_or((0, 0), |p| p.sizes()),
         }
     }
 }
 
 /// A fresh scratch for the engine `id` with these sizes.
 pub(crate) fn new_scratch(id: u64, sizes: Sizes) -> Scratch {
-    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, heads: nheads, rules: nrules } = sizes;
+    let Sizes { patterns: npatterns, single: nsingle, tails: ntails, heads: nheads, rules: nrules, phrases } = sizes;
     Scratch {
         engine_id: id,
         m: MatchState {
@@ -153,6 +159,7 @@ pub(crate) fn new_scratch(id: u64, sizes: Sizes) -> Scratch {
             pending: Vec::new(),
             hits: Vec::new(),
             walks: Walks::default(),
+            phrase: PhraseState::new(phrases.0, phrases.1),
             decoded: Default::default(),
             decoded_bytes: Default::default(),
             budget: usize::MAX,

@@ -201,6 +201,10 @@ fn near_matches_of_every_rule_cost_a_small_factor_of_benign_text() {
         for keyword in spec.keywords.iter().take(3) {
             inputs.push((format!("{} keyword `{keyword}`", spec.id), fill(&format!("{keyword} "), 256 * KB)));
         }
+        for phrase in spec.cues.iter().filter_map(|class| class.first()) {
+            let phrase = phrase.trim_end_matches('*');
+            inputs.push((format!("{} cue `{phrase}`", spec.id), fill(&format!("{phrase} "), 256 * KB)));
+        }
         if let Some(Example::Text(text)) = spec.examples.first() {
             inputs.push((format!("{} example", spec.id), fill(&format!("{text}\n"), 256 * KB)));
         }

@@ -10,6 +10,7 @@ mod evasion;
 mod hostile;
 mod input;
 mod mcp;
+mod phrases;
 mod policy;
 mod props;
 mod rules;

@@ -162,7 +162,9 @@ proptest! {
             .iter()
             .filter(|f| f.field == Field::Prompt && !["SZ-", "SYS-", "AU-"].iter().any(|p| f.rule.starts_with(p)))
             .map(|f| f.rule.to_string())
+            .filter(|id| !reference().cue_rules.contains(id))
             .collect();
+        // Cue rules have their own reference (tests/phrases.rs).
         let expected = reference().fired(&prompt);
         prop_assert_eq!(expected, got, "prompt {:?}", prompt);
     }
@@ -244,6 +246,8 @@ struct NaiveRule {
 
 pub(crate) struct Reference {
     rules: Vec<NaiveRule>,
+    /// The rules written as cue phrases.
+    pub(crate) cue_rules: BTreeSet<String>,
 }
 
 pub(crate) fn reference() -> &'static Reference {
@@ -266,6 +270,7 @@ pub(crate) fn reference() -> &'static Reference {
                         .any(|s| matches!(s, mcp_threatscan::Scope::Any | mcp_threatscan::Scope::Prompt)),
             })
             .collect(),
+        cue_rules: engine().rules().filter(|r| !r.spec().cues.is_empty()).map(|r| r.id().to_string()).collect(),
     })
 }
 

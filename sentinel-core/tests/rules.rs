@@ -35,7 +35,7 @@ fn every_pattern_rule_has_examples_and_negative_examples() {
     let engine = Engine::new().unwrap();
     for rule in engine.rules() {
         let spec = rule.spec();
-        if spec.pattern.is_some() || !spec.keywords.is_empty() {
+        if spec.pattern.is_some() || !spec.keywords.is_empty() || !spec.cues.is_empty() {
             assert!(!spec.examples.is_empty(), "{} has no examples", rule.id());
             assert!(!spec.negative_examples.is_empty(), "{} has no negative examples", rule.id());
         }
