@@ -20,6 +20,7 @@ pub(crate) const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("builtin:jailbreak_variants.toml", include_str!("../rules/jailbreak_variants.toml")),
     ("builtin:injection_variants.toml", include_str!("../rules/injection_variants.toml")),
     ("builtin:exfiltration_variants.toml", include_str!("../rules/exfiltration_variants.toml")),
+    ("builtin:jailbreak_phrases.toml", include_str!("../rules/jailbreak_phrases.toml")),
 ];
 
 /// The rules of the detection specification on their own (suspicious keywords, SQL, command and script

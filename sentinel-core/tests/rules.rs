@@ -199,7 +199,8 @@ fn no_rule_name_is_itself_flagged() {
     // in the rule, not here): JB-014 on a "jailbreak …" name after another, EX-002, RP-006,
     // PT-001 and PT-002 on phrases such as "system prompt" or "redirect" joined across names.
     // Any other rule firing fails the test.
-    const KNOWN: &[&str] = &["JB-014", "EX-002", "RP-006", "PT-001", "PT-002", "KW-002"];
+    // JB-325: a name beside KW-002's `"ignore instructions"`, which quotes the attack words.
+    const KNOWN: &[&str] = &["JB-014", "EX-002", "RP-006", "PT-001", "PT-002", "KW-002", "JB-325"];
     let mut scratch = engine.create_scratch();
     let mut flagged = Vec::new();
     for text in &texts {

@@ -134,6 +134,25 @@ impl PyRule {
         self.effective_pattern.as_deref()
     }
 
+    /// Cue phrases (a rule of the phrase tier): classes of phrases that must all occur within
+    /// ``within`` bytes of the text's word view; empty for a keyword or pattern rule.
+    #[getter]
+    fn cues(&self) -> Vec<Vec<String>> {
+        self.spec.cues.clone()
+    }
+
+    /// For a cue rule: how close its classes must occur (bytes of the word view), else ``None``.
+    #[getter]
+    fn within(&self) -> Option<u32> {
+        self.spec.cue_within()
+    }
+
+    /// For a cue rule: whether its classes must occur in order.
+    #[getter]
+    fn ordered(&self) -> bool {
+        self.spec.ordered
+    }
+
     /// Whether the pattern is matched case-sensitively.
     #[getter]
     fn case_sensitive(&self) -> bool {

@@ -116,6 +116,10 @@ def test_rules_catalogue(engine: Engine) -> None:
     assert engine.rule("NOPE-999") is None
     policy = engine.rule("DT-001")
     assert policy is not None and policy.pattern is None and policy.effective_pattern is None
+    assert sql.cues == [] and sql.within is None and not sql.ordered
+    cue = next(r for r in rules if r.cues)
+    assert cue.pattern is None and cue.keywords == [] and cue.within is not None and cue.within > 0
+    assert all(isinstance(p, str) and p for c in cue.cues for p in c)
 
 
 def test_detectors_and_config(engine: Engine) -> None:

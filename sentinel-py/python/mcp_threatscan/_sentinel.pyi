@@ -261,6 +261,15 @@ class Rule:
     def effective_pattern(self) -> Optional[str]:
         """The regex as compiled (RE2 syntax), or None."""
     @property
+    def cues(self) -> list[list[str]]:
+        """Cue phrases of a phrase-tier rule: classes that must all occur close together."""
+    @property
+    def within(self) -> Optional[int]:
+        """For a cue rule: how close its classes must occur (bytes of the word view)."""
+    @property
+    def ordered(self) -> bool:
+        """For a cue rule: whether its classes must occur in order."""
+    @property
     def case_sensitive(self) -> bool:
         """Whether the pattern is case-sensitive."""
     @property
