@@ -14,7 +14,7 @@
 //! phrase rules.
 
 use crate::rule::ScopeMask;
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
 use aho_corasick::{Anchored, MatchKind, StartKind};
 use std::collections::HashMap;
@@ -31,7 +31,8 @@ pub(crate) const MAX_WITHIN: u32 = 4096;
 /// letters and digits lowercased, an apostrophe kept only between two of them (`’` `ʼ` `‘`
 /// read as `'`), and every run of anything else one space, none at either end.
 #[inline(always)]
-fn words(text: &str, mut emit: impl FnMut(u8, usize, usize)) {
+fn words<E: Emit>(text: &str, out: &mut E) {
+    let mut emit = |b: u8, s: usize, e: usize| out.emit(b, s, e);
     let bytes = text.as_bytes();
     // Something was emitted since the last space (so a separator emits one).
     let mut in_word = false;
@@ -84,29 +85,56 @@ fn words(text: &str, mut emit: impl FnMut(u8, usize, usize)) {
     }
 }
 
+/// Where [`words`] puts the word view: a byte, with the span of the text it came from. A
+/// trait rather than a closure, so that the scan's per-byte step is inlined into the loop.
+trait Emit {
+    fn emit(&mut self, byte: u8, start: usize, end: usize);
+}
+
+impl Emit for Vec<u8> {
+    #[inline(always)]
+    fn emit(&mut self, byte: u8, _: usize, _: usize) {
+        self.push(byte);
+    }
+}
+
 /// The word view of `text`, into `out` (cleared first).
 pub(crate) fn word_view(text: &str, out: &mut Vec<u8>) {
     out.clear();
-    words(text, |b, _, _| out.push(b));
+    words(text, out);
     if out.last() == Some(&b' ') {
         out.pop();
     }
 }
 
+/// Finds where a word-view span came from in the text.
+struct SpanOf {
+    at: usize,
+    start: usize,
+    end: usize,
+    from: Option<usize>,
+    to: usize,
+}
+
+impl Emit for SpanOf {
+    #[inline(always)]
+    fn emit(&mut self, _: u8, s: usize, e: usize) {
+        if self.from.is_none() && self.at >= self.start {
+            self.from = Some(s);
+        }
+        if self.at < self.end {
+            self.to = e;
+        }
+        self.at += 1;
+    }
+}
+
 /// The span of `text` that the word-view span `start..end` came from.
 pub(crate) fn text_span(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let (mut at, mut from, mut to) = (0, None, 0);
-    words(text, |_, s, e| {
-        if from.is_none() && at >= start {
-            from = Some(s);
-        }
-        if at < end {
-            to = e;
-        }
-        at += 1;
-    });
-    let from = from.unwrap_or(0);
-    (from, to.max(from))
+    let mut span = SpanOf { at: 0, start, end, from: None, to: 0 };
+    words(text, &mut span);
+    let from = span.from.unwrap_or(0);
+    (from, span.to.max(from))
 }
 
 /// One cue phrase as written: its word view, and whether its last word may continue.
@@ -263,62 +291,80 @@ impl Phrases {
     /// Runs the tier over `hay` (a layer's view) for a string of `field`: the rules that
     /// fire go to `state.found`, with the span of their occurrences in the word view.
     pub(crate) fn find(&self, hay: &str, field: crate::event::Field, state: &mut PhraseState) {
-        let PhraseState { last, touched, fired, found } = state;
-        found.clear();
-        let dfa = &self.dfa;
+        state.found.clear();
         // Built unanchored: a start state always exists.
-        let Ok(mut sid) = dfa.start_state(Anchored::No) else { return };
-        // The walk reads ' ' + the word view + ' ': `pos` bytes so far, so a hit ending at
-        // `pos` (its trailing space included, if any) is at `pos - 1` in the word view.
-        let mut pos = 0u32;
-        let mut on_byte = |b: u8| {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            pos += 1;
-            if !dfa.is_special(sid) || !dfa.is_match(sid) {
-                return;
-            }
-            for i in 0..dfa.match_len(sid) {
-                let p = dfa.match_pattern(sid, i).as_usize();
-                // The phrase begins after its leading space: at `pos - pattern length` in the
-                // word view (the walk's leading space shifts it by one, the pattern's by one).
-                let len = self.lens[p];
-                let start = pos - len - 1 - u32::from(b == b' ');
-                let at = (start, start + len);
-                for &c in &self.pattern_classes[p] {
-                    let kept = &mut last[c as usize];
-                    if kept[0] == UNSEEN {
-                        touched.push(c);
-                    }
-                    kept.rotate_right(1);
-                    kept[0] = at;
-                    for &(pr, k) in &self.class_rules[c as usize] {
-                        let pr = pr as usize;
-                        if fired[pr] || !self.rules[pr].scope.contains(field) {
-                            continue;
-                        }
-                        if let Some((lo, hi)) = co_occur(&self.rules[pr], k as usize, at, last) {
-                            fired[pr] = true;
-                            found.push((pr as u32, lo, hi));
-                        }
-                    }
-                }
-            }
-        };
-        on_byte(b' ');
-        let mut ended = true;
-        words(hay, |b, _, _| {
-            ended = b == b' ';
-            on_byte(b);
-        });
-        if !ended {
-            on_byte(b' ');
+        let Ok(sid) = self.dfa.start_state(Anchored::No) else { return };
+        let mut walk = Walk { tier: self, field, state, sid, pos: 0, last: b' ' };
+        // The walk reads ' ' + the word view + ' '.
+        walk.emit(b' ', 0, 0);
+        words(hay, &mut walk);
+        if walk.last != b' ' {
+            walk.emit(b' ', 0, 0);
         }
+        let PhraseState { last, touched, fired, found } = walk.state;
         for &c in touched.iter() {
             last[c as usize] = NONE_KEPT;
         }
         touched.clear();
         for &(pr, _, _) in found.iter() {
             fired[pr as usize] = false;
+        }
+    }
+
+    /// A hit of the phrases of match state `sid`, which the walk entered at `pos` on `byte`:
+    /// each phrase's classes take the occurrence, and the rules of those classes are judged.
+    #[inline(never)]
+    fn hits(&self, sid: StateID, pos: u32, byte: u8, field: crate::event::Field, state: &mut PhraseState) {
+        let PhraseState { last, touched, fired, found } = state;
+        for i in 0..self.dfa.match_len(sid) {
+            let p = self.dfa.match_pattern(sid, i).as_usize();
+            // A pattern is ' ' + phrase (+ ' ' unless a stem): the phrase begins at
+            // `pos - pattern length + 1` of the walk, one less in the word view.
+            let len = self.lens[p];
+            let start = pos - len - 1 - u32::from(byte == b' ');
+            let at = (start, start + len);
+            for &c in &self.pattern_classes[p] {
+                let kept = &mut last[c as usize];
+                if kept[0] == UNSEEN {
+                    touched.push(c);
+                }
+                kept.rotate_right(1);
+                kept[0] = at;
+                for &(pr, k) in &self.class_rules[c as usize] {
+                    let pr = pr as usize;
+                    if fired[pr] || !self.rules[pr].scope.contains(field) {
+                        continue;
+                    }
+                    if let Some((lo, hi)) = co_occur(&self.rules[pr], k as usize, at, last) {
+                        fired[pr] = true;
+                        found.push((pr as u32, lo, hi));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tier's walk of one layer: the automaton stepped a byte of the word view at a time.
+struct Walk<'a> {
+    tier: &'a Phrases,
+    field: crate::event::Field,
+    state: &'a mut PhraseState,
+    sid: StateID,
+    /// Bytes walked so far.
+    pos: u32,
+    last: u8,
+}
+
+impl Emit for Walk<'_> {
+    #[inline(always)]
+    fn emit(&mut self, byte: u8, _: usize, _: usize) {
+        let dfa = &self.tier.dfa;
+        self.sid = dfa.next_state(Anchored::No, self.sid, byte);
+        self.pos += 1;
+        self.last = byte;
+        if dfa.is_special(self.sid) && dfa.is_match(self.sid) {
+            self.tier.hits(self.sid, self.pos, byte, self.field, self.state);
         }
     }
 }
