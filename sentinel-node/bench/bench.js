@@ -21,8 +21,8 @@
  *                          of every regex on every string the engine scans (tool, prompt,
  *                          response, every string of metadata);
  *   - `core`               the Rust core alone, parse + scan of the same JSON lines with a
- *                          reused scratch: `target/release/core-latency EVENTS.jsonl 1` once per
- *                          round, in the rotation (env SENTINEL_CORE_LATENCY to point elsewhere).
+ *                          reused scratch: `target/release/core-latency EVENTS.jsonl 1 5` (one
+ *                          timed pass after five untimed ones) once per round, in the rotation (env SENTINEL_CORE_LATENCY to point elsewhere).
  *
  * Each sync pass times every call (process.hrtime.bigint() around it, as core-latency does with
  * Instant::now()) and the pass as a whole. Percentiles are over every call of every pass;
@@ -31,6 +31,13 @@
  * one step of each round (one pass per run, so as many passes as each Node method; its p50 and
  * p99 are the median of its runs'). The binding's overhead per call = mean per call of the best
  * Node pass minus that of the best core pass.
+ *
+ * Each timed pass of a Sentinel method comes straight after an untimed pass of the same method
+ * over the same events, as core-latency times its pass straight after an untimed one. A pass
+ * that follows a core-latency run (about half a second in which this process waits and another
+ * has the CPU) starts cold and ran 3–5 µs per call slower at 256 B; in the rotation that pass
+ * was always scan(object)'s, in every round but the first, where it was the first timed pass.
+ * The RegExp loop has no untimed pass: one takes 1–20 s, against a few ms of cold start.
  *
  * The work is not identical: the RegExp loop only matches patterns on the raw strings; Sentinel
  * also normalises text, decodes encoded segments, runs validators and keyword gates, and builds
@@ -712,9 +719,17 @@ function coreLatencyPath() {
   return path.join(REPO, 'target', 'release', process.platform === 'win32' ? 'core-latency.exe' : 'core-latency');
 }
 
+/**
+ * Untimed passes core-latency makes before its timed one. Its process is fresh each round,
+ * while the binding's engine has scanned the same events pass after pass: with one untimed
+ * pass a run's mean per event was 11.4–12.8 µs, with 2 timed passes 9.4–10.2, with 20
+ * 7.8 (256 B events). Five untimed passes bring it to about where the binding's engine is.
+ */
+const CORE_WARM_UP = 5;
+
 /** One run of core-latency on `file`: its JSON line, or { error }. */
 function runCore(bin, file, passes) {
-  const r = spawnSync(bin, [file, String(passes)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(bin, [file, String(passes), String(CORE_WARM_UP)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.error) return { error: r.error.message };
   if (r.status !== 0) return { error: `exit ${r.status}: ${r.stderr.trim()}` };
   try {
@@ -835,12 +850,14 @@ async function main() {
     const RP = Math.min(opts.regexpPasses, P);
     const lat = { obj: new Float64Array(N * P), str: new Float64Array(N * P), json: new Float64Array(N * P), async1: new Float64Array(N * P), regexp: new Float64Array(N * RP) };
     const passes = { obj: [], str: [], json: [], async1: [], asyncBatch: [], regexp: [], core: [] };
+    // Each Sentinel step: an untimed pass, then the timed one (see the header).
+    const untimed = new Float64Array(N);
     const steps = [
-      ['obj', (p) => syncPass(scan, objects, lat.obj, p * N)],
-      ['str', (p) => syncPass(scan, texts, lat.str, p * N)],
-      ['json', (p) => syncPass(scanJson, texts, lat.json, p * N)],
-      ['async1', (p) => asyncSerialPass(engine, texts, lat.async1, p * N)],
-      ['asyncBatch', () => asyncBatchPass(engine, texts, opts.batch)],
+      ['obj', (p) => (syncPass(scan, objects, untimed, 0), syncPass(scan, objects, lat.obj, p * N))],
+      ['str', (p) => (syncPass(scan, texts, untimed, 0), syncPass(scan, texts, lat.str, p * N))],
+      ['json', (p) => (syncPass(scanJson, texts, untimed, 0), syncPass(scanJson, texts, lat.json, p * N))],
+      ['async1', async (p) => (await asyncSerialPass(engine, texts, untimed, 0), asyncSerialPass(engine, texts, lat.async1, p * N))],
+      ['asyncBatch', async () => (await asyncBatchPass(engine, texts, opts.batch), asyncBatchPass(engine, texts, opts.batch))],
       ['regexp', (p) => syncPass(regexpScan, objects, lat.regexp, p * N)],
     ];
     // The core runs in the rotation too: one core-latency pass per round, so that it meets the

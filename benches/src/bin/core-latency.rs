@@ -2,9 +2,12 @@
 //! line is one event's JSON text, parsed and scanned with a reused scratch (what a binding
 //! does with an event given as text), `passes` times over the file.
 //!
-//! `core-latency EVENTS.jsonl [passes]` prints one JSON line: `events`, `bytes`, `p50_ns`,
+//! `core-latency EVENTS.jsonl [passes] [warm-up passes]` prints one JSON line: `events`, `bytes`, `p50_ns`,
 //! `p99_ns`, `mean_ns` (over every call of every pass) and `best_pass_ns` (the fastest pass's
-//! total). The Node binding's bench (`sentinel-node/bench/bench.js`) runs it.
+//! total). Untimed passes come first (1 by default): a fresh process's first passes are slower
+//! (lazy-DFA caches, CPU caches and branch predictors warming up) than those of a binding whose
+//! engine has been scanning the same events for a while, so a comparison with one warms both.
+//! The Node binding's bench (`sentinel-node/bench/bench.js`) runs it.
 
 use mcp_threatscan::{Engine, Event};
 use std::process::ExitCode;
@@ -13,10 +16,11 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        eprintln!("usage: core-latency EVENTS.jsonl [passes]");
+        eprintln!("usage: core-latency EVENTS.jsonl [passes] [warm-up passes]");
         return ExitCode::from(2);
     };
     let passes: usize = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(5).max(1);
+    let warm_up: usize = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let text = match std::fs::read(path) {
         Ok(text) => text,
         Err(e) => {
@@ -38,9 +42,11 @@ fn main() -> ExitCode {
     };
     let mut scratch = engine.create_scratch();
     // Warm-up: every lazily compiled matcher the events need is built before timing.
-    for line in &lines {
-        if let Ok(event) = Event::from_json(line) {
-            engine.scan_with(&mut scratch, &event);
+    for _ in 0..warm_up {
+        for line in &lines {
+            if let Ok(event) = Event::from_json(line) {
+                engine.scan_with(&mut scratch, &event);
+            }
         }
     }
     let mut times = Vec::with_capacity(lines.len() * passes);
