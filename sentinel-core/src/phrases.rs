@@ -32,7 +32,6 @@ pub(crate) const MAX_WITHIN: u32 = 4096;
 /// read as `'`), and every run of anything else one space, none at either end.
 #[inline(always)]
 fn words<E: Emit>(text: &str, out: &mut E) {
-    let mut emit = |b: u8, s: usize, e: usize| out.emit(b, s, e);
     let bytes = text.as_bytes();
     // Something was emitted since the last space (so a separator emits one).
     let mut in_word = false;
@@ -47,9 +46,9 @@ fn words<E: Emit>(text: &str, out: &mut E) {
             i += 1;
             if b.is_ascii_alphanumeric() {
                 if let Some((s, e)) = apostrophe.take() {
-                    emit(b'\'', s, e);
+                    out.emit(b'\'', s, e);
                 }
-                emit(b.to_ascii_lowercase(), at, i);
+                out.emit(b.to_ascii_lowercase(), at, i);
                 in_word = true;
                 continue;
             }
@@ -60,12 +59,12 @@ fn words<E: Emit>(text: &str, out: &mut E) {
             is_apostrophe = matches!(c, '\u{2019}' | '\u{02BC}' | '\u{2018}');
             if !is_apostrophe && c.is_alphanumeric() {
                 if let Some((s, e)) = apostrophe.take() {
-                    emit(b'\'', s, e);
+                    out.emit(b'\'', s, e);
                 }
                 let mut buf = [0u8; 4];
                 for l in c.to_lowercase() {
                     for &u in l.encode_utf8(&mut buf).as_bytes() {
-                        emit(u, at, i);
+                        out.emit(u, at, i);
                     }
                 }
                 in_word = true;
@@ -79,7 +78,7 @@ fn words<E: Emit>(text: &str, out: &mut E) {
         // A separator (or a second apostrophe): the word, if any, ends here.
         apostrophe = None;
         if in_word {
-            emit(b' ', at, i);
+            out.emit(b' ', at, i);
             in_word = false;
         }
     }
@@ -107,34 +106,31 @@ pub(crate) fn word_view(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Finds where a word-view span came from in the text.
-struct SpanOf {
-    at: usize,
-    start: usize,
-    end: usize,
-    from: Option<usize>,
-    to: usize,
+/// Maps the word-view spans of the rules that fired back to the text, all in one walk: each
+/// start is where the byte at its position came from, each end where the byte before it did.
+struct SpansOf<'a> {
+    /// Word-view bytes so far.
+    at: u32,
+    /// (word-view position, 2 × index into `found` + 1 for an end), by position.
+    marks: &'a [(u32, u32)],
+    next: usize,
+    found: &'a mut [Fired],
 }
 
-impl Emit for SpanOf {
+impl Emit for SpansOf<'_> {
     #[inline(always)]
     fn emit(&mut self, _: u8, s: usize, e: usize) {
-        if self.from.is_none() && self.at >= self.start {
-            self.from = Some(s);
-        }
-        if self.at < self.end {
-            self.to = e;
+        while let Some(&(_, mark)) = self.marks.get(self.next).filter(|m| m.0 == self.at) {
+            let fired = &mut self.found[(mark / 2) as usize];
+            if mark % 2 == 0 {
+                fired.span.0 = s;
+            } else {
+                fired.span.1 = e;
+            }
+            self.next += 1;
         }
         self.at += 1;
     }
-}
-
-/// The span of `text` that the word-view span `start..end` came from.
-pub(crate) fn text_span(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let mut span = SpanOf { at: 0, start, end, from: None, to: 0 };
-    words(text, &mut span);
-    let from = span.from.unwrap_or(0);
-    (from, span.to.max(from))
 }
 
 /// One cue phrase as written: its word view, and whether its last word may continue.
@@ -266,8 +262,23 @@ pub(crate) struct PhraseState {
     touched: Vec<u32>,
     /// Per phrase rule: fired in the current layer.
     fired: Vec<bool>,
-    /// (phrase rule, word-view start, end) of each rule that fired, in order.
-    pub(crate) found: Vec<(u32, u32, u32)>,
+    /// The rules that fired in the current layer, in order.
+    pub(crate) found: Vec<Fired>,
+    /// `SpansOf`'s marks.
+    marks: Vec<(u32, u32)>,
+}
+
+/// A phrase rule that fired in a layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fired {
+    /// Index into the tier's rules.
+    phrase_rule: u32,
+    /// The engine's rule index.
+    pub(crate) rule: u32,
+    /// The span of its occurrences in the layer's text (set once the walk is over).
+    pub(crate) span: (usize, usize),
+    /// The same span in the word view.
+    words: (u32, u32),
 }
 
 impl PhraseState {
@@ -278,6 +289,7 @@ impl PhraseState {
             touched: Vec::new(),
             fired: vec![false; rules],
             found: Vec::new(),
+            marks: Vec::new(),
         }
     }
 }
@@ -289,7 +301,7 @@ impl Phrases {
     }
 
     /// Runs the tier over `hay` (a layer's view) for a string of `field`: the rules that
-    /// fire go to `state.found`, with the span of their occurrences in the word view.
+    /// fire go to `state.found`, with the span of `hay` their occurrences came from.
     pub(crate) fn find(&self, hay: &str, field: crate::event::Field, state: &mut PhraseState) {
         state.found.clear();
         // Built unanchored: a start state always exists.
@@ -301,21 +313,31 @@ impl Phrases {
         if walk.last != b' ' {
             walk.emit(b' ', 0, 0);
         }
-        let PhraseState { last, touched, fired, found } = walk.state;
+        let PhraseState { last, touched, fired, found, marks } = walk.state;
         for &c in touched.iter() {
             last[c as usize] = NONE_KEPT;
         }
         touched.clear();
-        for &(pr, _, _) in found.iter() {
-            fired[pr as usize] = false;
+        if found.is_empty() {
+            return;
         }
+        // Where the occurrences came from in `hay`: one more walk of the word view, only
+        // when a rule fired, for all of them at once.
+        marks.clear();
+        for (i, f) in found.iter().enumerate() {
+            fired[f.phrase_rule as usize] = false;
+            marks.push((f.words.0, 2 * i as u32));
+            marks.push((f.words.1 - 1, 2 * i as u32 + 1));
+        }
+        marks.sort_unstable();
+        words(hay, &mut SpansOf { at: 0, marks, next: 0, found });
     }
 
     /// A hit of the phrases of match state `sid`, which the walk entered at `pos` on `byte`:
     /// each phrase's classes take the occurrence, and the rules of those classes are judged.
     #[inline(never)]
     fn hits(&self, sid: StateID, pos: u32, byte: u8, field: crate::event::Field, state: &mut PhraseState) {
-        let PhraseState { last, touched, fired, found } = state;
+        let PhraseState { last, touched, fired, found, .. } = state;
         for i in 0..self.dfa.match_len(sid) {
             let p = self.dfa.match_pattern(sid, i).as_usize();
             // A pattern is ' ' + phrase (+ ' ' unless a stem): the phrase begins at
@@ -337,7 +359,8 @@ impl Phrases {
                     }
                     if let Some((lo, hi)) = co_occur(&self.rules[pr], k as usize, at, last) {
                         fired[pr] = true;
-                        found.push((pr as u32, lo, hi));
+                        let rule = self.rules[pr].rule;
+                        found.push(Fired { phrase_rule: pr as u32, rule, span: (0, 0), words: (lo, hi) });
                     }
                 }
             }
@@ -428,18 +451,23 @@ mod tests {
         assert_eq!(view("a_b-c.d"), "a b c d");
     }
 
+    /// The spans of `text` the rules that fired point at, in the order they fired.
+    fn spans<'t>(t: &Phrases, text: &'t str) -> Vec<&'t str> {
+        let (classes, rules) = t.sizes();
+        let mut state = PhraseState::new(classes, rules);
+        t.find(text, Field::Prompt, &mut state);
+        state.found.iter().map(|f| &text[f.span.0..f.span.1]).collect()
+    }
+
     #[test]
     fn spans_map_back_to_the_text() {
-        let text = "Well,  PLEASE   act as DAN!";
-        let mut w = Vec::new();
-        word_view(text, &mut w);
-        let s = std::str::from_utf8(&w).unwrap().find("act as dan").unwrap();
-        let (a, b) = text_span(text, s, s + "act as dan".len());
-        assert_eq!(&text[a..b], "act as DAN");
-        let text = "x Ünï y";
-        word_view(text, &mut w);
-        let (a, b) = text_span(text, 2, 2 + "ünï".len());
-        assert_eq!(&text[a..b], "Ünï");
+        let mut b = PhrasesBuilder::default();
+        for (rule, phrase) in [(1, "act as dan"), (2, "ünï"), (3, "dan*"), (4, "please")] {
+            b.add(rule, ScopeMask::ANY, &[vec![Phrase::parse(phrase).unwrap()]], 200, false);
+        }
+        let t = b.build().unwrap().unwrap();
+        assert_eq!(spans(&t, "Well,  PLEASE   act as DAN!"), ["PLEASE", "DAN", "act as DAN"]);
+        assert_eq!(spans(&t, "x Ünï y, users' dan’s"), ["Ünï", "dan"]);
     }
 
     fn tier(classes: &[&[&str]], within: u32, ordered: bool) -> Phrases {

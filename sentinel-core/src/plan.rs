@@ -210,11 +210,7 @@ pub(crate) fn plan(
                     union_trusted &= i < trusted;
                     hirs.push(c.hir.clone());
                     regex_rule.push(rule_index);
-                    for (fi, slot) in ungated.iter_mut().enumerate() {
-                        if scope.contains(FIELDS[fi]) {
-                            *slot = true;
-                        }
-                    }
+                    mark_fields(&mut ungated, scope);
                 }
             }
         }
@@ -254,11 +250,7 @@ pub(crate) fn plan(
             let classes: Vec<Vec<Phrase>> =
                 spec.cues.iter().map(|class| class.iter().filter_map(|p| Phrase::parse(p)).collect()).collect();
             phrases.add(rule_index, scope, &classes, spec.cue_within().unwrap_or_default(), spec.ordered);
-            for (fi, slot) in phrase_fields.iter_mut().enumerate() {
-                if scope.contains(FIELDS[fi]) {
-                    *slot = true;
-                }
-            }
+            mark_fields(&mut phrase_fields, scope);
         }
         let category = spec.category.clone().unwrap_or_else(|| detectors[d].info.category.clone());
         rules.push(CompiledRule {
@@ -325,6 +317,13 @@ pub(crate) fn plan(
         phrase_fields,
     };
     Ok((rules, matchers))
+}
+
+/// Marks, in a per-field table, the fields `scope` applies to.
+fn mark_fields(fields: &mut [bool; 6], scope: ScopeMask) {
+    for (slot, &field) in fields.iter_mut().zip(FIELDS.iter()) {
+        *slot |= scope.contains(field);
+    }
 }
 
 impl Planner<'_> {

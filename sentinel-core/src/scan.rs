@@ -13,7 +13,6 @@ use crate::json::{self, push_index, push_key, DuplicateKey};
 use crate::keywords::word_bounded;
 use crate::matchers::Anchor;
 use crate::normalize::{OffsetMap, View};
-use crate::phrases;
 use crate::rule::floor_char_boundary;
 use crate::scratch::{Gate, MatchState, Origin, RuleHits, MAX_DECODE_DEPTH};
 use crate::verdict::Span;
@@ -542,12 +541,8 @@ impl Inner {
         // Rules written as cue phrases: one walk of the phrase automaton over the word view.
         if let Some(tier) = mx.phrases.as_ref().filter(|_| mx.phrase_fields[field_index]) {
             tier.find(hay, field, phrase);
-            for i in 0..phrase.found.len() {
-                let (pr, start, end) = phrase.found[i];
-                let r = tier.rules[pr as usize].rule as usize;
-                // The word-view span, mapped to the view.
-                let span = phrases::text_span(hay, start as usize, end as usize);
-                self.fire(view, map, out, tool, field, path, text, r, span, origin);
+            for f in &phrase.found {
+                self.fire(view, map, out, tool, field, path, text, f.rule as usize, f.span, origin);
             }
         }
 
